@@ -1,0 +1,1 @@
+"""CLI command areas, one module each (see hisguard.cli)."""
