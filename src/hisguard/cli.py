@@ -10,7 +10,7 @@ import sys
 
 from hisguard.errors import UserError
 
-COMMAND_MODULES = ("lab", "run")
+COMMAND_MODULES = ("lab", "report")
 
 
 def build_parser() -> argparse.ArgumentParser:

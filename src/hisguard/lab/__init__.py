@@ -1,0 +1,1 @@
+"""The local lab: a podman hospital with emulated switches."""

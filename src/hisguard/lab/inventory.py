@@ -1,0 +1,87 @@
+"""Writes inventories/lab/: the lab's hosts, groups and connection settings (the embedded default)."""
+
+from pathlib import Path
+
+import yaml
+
+from hisguard import paths
+from hisguard.lab import sshkeys, switches
+from hisguard.lab.topology import CANARY_IP, GROUPS, HOSTS, INTRANET, host
+
+HEADER = "# Written by `hisguard lab up`; edits are overwritten.\n"
+
+
+def build(state_dir: Path, client_key: Path) -> dict[str, dict]:
+    """File name (relative to the inventory dir) -> content."""
+    known_hosts = state_dir / "ssh" / "known_hosts"
+    groups: dict[str, dict] = {g: {"hosts": {}} for g in GROUPS}
+    linux: dict[str, dict] = {}
+    for h in HOSTS:
+        linux[h.name] = {"ansible_host": h.address}
+        for g in h.groups:
+            groups[g]["hosts"][h.name] = {}
+    for name, hostvars in switches.inventory_hosts(state_dir).items():
+        groups["network_devices"]["hosts"][name] = hostvars
+    hosts = {"all": {"children": {"linux": {"hosts": linux}, **groups}}}
+    ssh_args = (
+        f"-o UserKnownHostsFile={known_hosts} -o StrictHostKeyChecking=yes "
+        "-o ControlMaster=auto -o ControlPersist=60s"
+    )
+    all_vars = {
+        "hisguard_site": {"name": "hisguard lab hospital", "organization": "hospital"},
+        "hisguard_intranet_cidrs": [INTRANET.subnet],
+        "hisguard_mirror": {
+            "host": "mirror.lab.internal",
+            "address": host("mirror").intranet_ip,
+            "apt_url": "http://mirror.lab.internal/debian",
+            "clamav_url": "http://mirror.lab.internal/clamav",
+        },
+        # Simulated Internet targets (RFC 5737) that intranet hosts must NOT reach.
+        "hisguard_internet_canaries": [
+            {
+                "address": CANARY_IP,
+                "tcp_port": 80,
+                "http_url": f"http://{CANARY_IP}/",
+                "dns_server": CANARY_IP,
+                "dns_name": "canary.example.com",
+            }
+        ],
+    }
+    linux_vars = {
+        "ansible_user": "root",
+        "ansible_ssh_private_key_file": str(client_key),
+        "ansible_ssh_common_args": ssh_args,
+        "ansible_python_interpreter": "/usr/bin/python3",
+    }
+    return {
+        "hosts.yml": hosts,
+        "group_vars/all.yml": all_vars,
+        "group_vars/linux.yml": linux_vars,
+        "group_vars/network_devices.yml": switches.group_vars(state_dir),
+    }
+
+
+def known_hosts(state_dir: Path) -> str:
+    lines = [
+        sshkeys.known_hosts_line(h.address, state_dir / "ssh" / "hostkeys" / h.name / "ssh_host_ed25519_key")
+        for h in HOSTS
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write(state_dir: Path, client_key: Path, inv_dir: Path | None = None) -> bool:
+    """Write the files that differ; True when anything changed."""
+    inv_dir = inv_dir or paths.lab_inventory()
+    outputs = {
+        inv_dir / rel: HEADER + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
+        for rel, data in build(state_dir, client_key).items()
+    }
+    outputs[state_dir / "ssh" / "known_hosts"] = known_hosts(state_dir)
+    changed = False
+    for path, text in outputs.items():
+        if path.exists() and path.read_text() == text:
+            continue
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        changed = True
+    return changed

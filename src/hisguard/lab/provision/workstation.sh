@@ -1,0 +1,31 @@
+#!/bin/bash
+# Workstations: a compliant baseline unless a seed (LAB_SEEDS, space separated) breaks it on purpose.
+set -euo pipefail
+seeds=" ${LAB_SEEDS:-} "
+has() { [[ "$seeds" == *" $1 "* ]]; }
+
+if ! has usb_storage_allowed; then
+  printf 'install usb-storage /bin/false\ninstall uas /bin/false\ninstall sr_mod /bin/false\ninstall cdrom /bin/false\nblacklist usb-storage\nblacklist uas\nblacklist sr_mod\nblacklist cdrom\n' \
+    > /etc/modprobe.d/lab-baseline-removable-media.conf
+fi
+
+if has no_antivirus; then
+  dpkg --purge clamav clamav-daemon clamav-freshclam clamdscan >/dev/null
+else
+  curl -fsS -o /var/lib/clamav/hisguard-eicar.hdb http://mirror.lab.internal/clamav/hisguard-eicar.hdb
+  chown clamav:clamav /var/lib/clamav/hisguard-eicar.hdb
+  install -d /etc/systemd/system/clamav-daemon.service.d /etc/systemd/system/clamav-daemon.socket.d
+  printf '[Unit]\nConditionPathExistsGlob=\n' > /etc/systemd/system/clamav-daemon.service.d/lab.conf
+  printf '[Unit]\nConditionPathExistsGlob=\n' > /etc/systemd/system/clamav-daemon.socket.d/lab.conf
+  systemctl daemon-reload
+  systemctl enable --now clamav-daemon.service >/dev/null 2>&1
+fi
+
+if has remote_desktop; then
+  dpkg -i /opt/lab-seeds/sunloginclient_*.deb >/dev/null
+fi
+
+if has unapproved_package; then
+  apt-get update -qq -o Dpkg::Use-Pty=0 >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq telnet >/dev/null
+fi
