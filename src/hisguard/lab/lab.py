@@ -1,5 +1,6 @@
 """`hisguard lab up|down|status`: the local podman hospital and its emulated switches."""
 
+import hashlib
 import socket
 import time
 from collections.abc import Callable
@@ -79,8 +80,9 @@ def up(log: Callable[[str], None] = print) -> list[str]:
 
 def _ensure_container(h: LabHost, ref: str, log: Callable[[str], None]) -> bool:
     info = podman.inspect(h.container)
-    if info and info["Config"]["Labels"].get("hisguard.lab.image") != image.recipe_hash():
-        log(f"{h.name}: lab image changed, recreating")
+    if info and info["Config"]["Labels"] != {**info["Config"]["Labels"], **_labels(h)}:
+        # A new image, or another checkout's controller key: its SSH keys would not let us in.
+        log(f"{h.name}: lab image or controller changed, recreating")
         podman.run("rm", "-f", "-t", "5", h.container)
         info = None
     if info and info["State"]["Running"] and _provisioned(h):
@@ -117,11 +119,9 @@ def _run_args(h: LabHost, ref: str) -> list[str]:
         "AUDIT_CONTROL",
         "--label",
         LABEL,
-        "--label",
-        f"hisguard.lab.image={image.recipe_hash()}",
-        "--label",
-        f"hisguard.lab.host={h.name}",
     ]
+    for key, value in _labels(h).items():
+        args += ["--label", f"{key}={value}"]
     if h.intranet_ip:
         args += ["--network", f"{INTRANET.name}:ip={h.intranet_ip}"]
     if h.internet_ip:
@@ -131,6 +131,15 @@ def _run_args(h: LabHost, ref: str) -> list[str]:
     for entry in hosts_entries():
         args += ["--add-host", entry]
     return [*args, ref, "/sbin/init"]
+
+
+def _labels(h: LabHost) -> dict[str, str]:
+    controller = hashlib.sha256(sshkeys.public(client_key()).encode()).hexdigest()[:12]
+    return {
+        "hisguard.lab.image": image.recipe_hash(),
+        "hisguard.lab.host": h.name,
+        "hisguard.lab.controller": controller,
+    }
 
 
 def _provisioned(h: LabHost) -> bool:
