@@ -1,0 +1,384 @@
+"""The store: runs and their compliance results in SQLite, so reports can show history and trends.
+
+Default path: $HISGUARD_DB, else <var>/hisguard.db. The schema is versioned: MIGRATIONS is an
+ordered list of SQL scripts, migration N (1-based) brings the schema to version N, and opening a
+store applies the missing ones, each in its own transaction. Add tables (drills, incidents) by
+appending a migration; never edit one that has shipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from hisguard import paths
+from hisguard.errors import UserError
+from hisguard.results import SEVERITY, Result, ResultSet, compliance_percent
+
+MIGRATIONS: list[str] = [
+    # 1: runs and results
+    """
+    CREATE TABLE runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL,                -- audit | enforce | facts | ...
+        playbook TEXT,
+        started TEXT,
+        finished TEXT,
+        status TEXT NOT NULL,              -- e.g. ansible-runner's successful | failed
+        mode TEXT,                         -- audit | enforce (check mode etc.)
+        results_file TEXT,
+        hosts TEXT NOT NULL DEFAULT '[]',  -- JSON list
+        stats TEXT NOT NULL DEFAULT '{}',  -- JSON: ansible per-host stats
+        expired_waivers TEXT NOT NULL DEFAULT '[]',  -- JSON list
+        ingested TEXT NOT NULL
+    );
+    CREATE TABLE results (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        host TEXT NOT NULL,
+        control TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pass', 'fail', 'error', 'waived', 'not_applicable')),
+        observed TEXT,          -- JSON
+        expected TEXT,          -- JSON
+        remediation TEXT,
+        evidence TEXT NOT NULL DEFAULT '{}',  -- JSON
+        waiver TEXT,            -- JSON
+        expired_waiver TEXT,    -- JSON
+        task TEXT,
+        role TEXT,
+        time TEXT
+    );
+    CREATE INDEX results_by_run ON results (run_id, host, control);
+    CREATE INDEX results_by_control ON results (control);
+    """,
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+# Severity rank of a status, for aggregating several results of one (host, control) in SQL.
+_RANK_SQL = "CASE status " + " ".join(f"WHEN '{s}' THEN {i}" for i, s in enumerate(SEVERITY)) + " END"
+
+
+def default_db_path() -> Path:
+    return Path(os.environ.get("HISGUARD_DB") or paths.var_dir() / "hisguard.db")
+
+
+@dataclass
+class Run:
+    id: int
+    kind: str
+    playbook: str | None
+    started: str | None
+    finished: str | None
+    status: str
+    mode: str | None
+    results_file: str | None
+    hosts: list[str]
+    stats: dict[str, Any]
+    expired_waivers: list[dict[str, Any]]
+    ingested: str
+    counts: Counter = field(default_factory=Counter)
+
+    @property
+    def compliance(self) -> float | None:
+        """pass / (pass + fail + error) over (host, control) pairs, in percent."""
+        return compliance_percent(self.counts)
+
+
+@dataclass(frozen=True)
+class TrendPoint:
+    run_id: int
+    started: str | None
+    kind: str
+    compliance: float | None
+    counts: dict[str, int]
+
+
+def _dump(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
+
+def _load(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+class Store:
+    """A SQLite store at `path` (default: default_db_path()). Usable as a context manager."""
+
+    def __init__(self, path: str | Path | None = None, create: bool = True):
+        """Open (and migrate) the store; create=False: a missing file is a UserError, not a new store."""
+        self.path = Path(path) if path is not None else default_db_path()
+        if self.path.is_dir():
+            raise UserError(f"store {self.path} is a directory; give the path of a database file")
+        if not create and not self.path.exists():
+            raise UserError(
+                f"store {self.path} does not exist: no run has been stored yet "
+                "(`hisguard audit` stores runs; `hisguard ingest FILE` stores a results file)"
+            )
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(self.path, isolation_level=None)  # explicit transactions
+        except (OSError, sqlite3.Error) as err:
+            raise UserError(f"store {self.path} cannot be opened: {err}") from None
+        self.db.row_factory = sqlite3.Row
+        try:
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+        except sqlite3.DatabaseError as err:
+            self.db.close()
+            raise UserError(
+                f"store {self.path} is not a usable hisguard database ({err}); "
+                "move it aside (hisguard creates a new one) or set HISGUARD_DB to another file"
+            ) from None
+        except UserError:
+            self.db.close()
+            raise
+
+    # ------------------------------------------------------------------ schema
+
+    def schema_version(self) -> int:
+        row = self.db.execute("SELECT version FROM schema_version").fetchone()
+        return int(row[0]) if row else 0
+
+    def _migrate(self) -> None:
+        self.db.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        version = self.schema_version()
+        if version > SCHEMA_VERSION:
+            raise UserError(
+                f"store {self.path} has schema version {version}, newer than this hisguard knows "
+                f"({SCHEMA_VERSION}); upgrade hisguard, or set HISGUARD_DB to another file"
+            )
+        for number in range(version + 1, SCHEMA_VERSION + 1):
+            script = MIGRATIONS[number - 1]
+            # executescript runs outside a transaction; BEGIN..COMMIT makes each migration atomic.
+            try:
+                self.db.executescript(
+                    f"BEGIN;\n{script}\nDELETE FROM schema_version;\n"
+                    f"INSERT INTO schema_version (version) VALUES ({number});\nCOMMIT;"
+                )
+            except sqlite3.Error as err:
+                if self.db.in_transaction:
+                    self.db.rollback()
+                raise sqlite3.DatabaseError(f"migration {number} failed: {err}") from err
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        self.db.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Damage found while reading becomes a UserError naming the file."""
+        try:
+            yield
+        except (sqlite3.DatabaseError, json.JSONDecodeError, KeyError, IndexError) as err:
+            raise UserError(
+                f"store {self.path} is damaged ({err}); restore it from a backup or move it aside"
+            ) from None
+
+    # ------------------------------------------------------------------ writing
+
+    def save_run(
+        self,
+        result_set: ResultSet,
+        kind: str,
+        status: str,
+        mode: str | None = None,
+    ) -> int:
+        """Store a run and all its results; returns the run's id."""
+        now = datetime.now(UTC).replace(microsecond=0).isoformat()
+        try:
+            self.db.execute("BEGIN")
+            cursor = self.db.execute(
+                "INSERT INTO runs (kind, playbook, started, finished, status, mode, results_file,"
+                " hosts, stats, expired_waivers, ingested) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    kind,
+                    result_set.playbook,
+                    result_set.started,
+                    result_set.finished,
+                    status,
+                    mode,
+                    str(result_set.path) if result_set.path else None,
+                    _dump(list(result_set.hosts)),
+                    _dump(result_set.stats or {}),
+                    _dump(list(result_set.expired_waivers)),
+                    now,
+                ),
+            )
+            run_id = int(cursor.lastrowid)
+            self.db.executemany(
+                "INSERT INTO results (run_id, host, control, status, observed, expected, remediation,"
+                " evidence, waiver, expired_waiver, task, role, time)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        run_id,
+                        r.host,
+                        r.control,
+                        r.status,
+                        _dump(r.observed),
+                        _dump(r.expected),
+                        r.remediation,
+                        _dump(r.evidence or {}),
+                        _dump(r.waiver),
+                        _dump(r.expired_waiver),
+                        r.task,
+                        r.role,
+                        r.time,
+                    )
+                    for r in result_set.results
+                ],
+            )
+            self.db.execute("COMMIT")
+        except sqlite3.Error as err:
+            self.db.execute("ROLLBACK")
+            raise UserError(f"store {self.path}: cannot save the run: {err}") from None
+        return run_id
+
+    # ------------------------------------------------------------------ reading
+
+    def _counts(self, run_ids: list[int]) -> dict[int, Counter]:
+        """Status counts per run over (host, control) pairs (the most severe result of a pair wins)."""
+        counts: dict[int, Counter] = {run_id: Counter() for run_id in run_ids}
+        if not run_ids:
+            return counts
+        marks = ",".join("?" * len(run_ids))
+        rows = self.db.execute(
+            f"SELECT run_id, rank, COUNT(*) FROM ("
+            f" SELECT run_id, host, control, MIN({_RANK_SQL}) AS rank FROM results"
+            f" WHERE run_id IN ({marks}) GROUP BY run_id, host, control"
+            f") GROUP BY run_id, rank",
+            run_ids,
+        )
+        for run_id, rank, number in rows:
+            counts[run_id][SEVERITY[rank]] = number
+        return counts
+
+    def _run(self, row: sqlite3.Row, counts: Counter) -> Run:
+        return Run(
+            id=row["id"],
+            kind=row["kind"],
+            playbook=row["playbook"],
+            started=row["started"],
+            finished=row["finished"],
+            status=row["status"],
+            mode=row["mode"],
+            results_file=row["results_file"],
+            hosts=_load(row["hosts"]) or [],
+            stats=_load(row["stats"]) or {},
+            expired_waivers=_load(row["expired_waivers"]) or [],
+            ingested=row["ingested"],
+            counts=counts,
+        )
+
+    def _runs(self, limit: int | None = None, kind: str | None = None) -> list[Run]:
+        """Past runs, newest first."""
+        sql = "SELECT * FROM runs"
+        params: list[Any] = []
+        if kind:
+            sql += " WHERE kind = ?"
+            params.append(kind)
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        rows = self.db.execute(sql, params).fetchall()
+        counts = self._counts([row["id"] for row in rows])
+        return [self._run(row, counts[row["id"]]) for row in rows]
+
+    def _get_run(self, run_id: int | None = None) -> Run:
+        """One run; None means the latest. UserError if there is none."""
+        if run_id is None:
+            row = self.db.execute("SELECT * FROM runs ORDER BY id DESC LIMIT 1").fetchone()
+            if row is None:
+                raise UserError(f"store {self.path} has no runs yet; run `hisguard audit` first")
+        else:
+            row = self.db.execute("SELECT * FROM runs WHERE id = ?", (int(run_id),)).fetchone()
+            if row is None:
+                raise UserError(f"store {self.path} has no run {run_id}; `hisguard history` lists the runs")
+        return self._run(row, self._counts([row["id"]])[row["id"]])
+
+    def _results(self, run_id: int) -> list[Result]:
+        rows = self.db.execute("SELECT * FROM results WHERE run_id = ? ORDER BY id", (int(run_id),))
+        return [
+            Result(
+                host=row["host"],
+                control=row["control"],
+                status=row["status"],
+                observed=_load(row["observed"]),
+                expected=_load(row["expected"]),
+                remediation=row["remediation"],
+                evidence=_load(row["evidence"]) or {},
+                waiver=_load(row["waiver"]),
+                expired_waiver=_load(row["expired_waiver"]),
+                task=row["task"],
+                role=row["role"],
+                time=row["time"],
+            )
+            for row in rows
+        ]
+
+    def _trend(self, limit: int = 20, kind: str | None = None, until: int | None = None) -> list[TrendPoint]:
+        """Compliance per run for the last `limit` runs that have results, oldest first.
+
+        kind: only runs of that kind; until: only runs up to that id (a report of an older run).
+        """
+        sql = "SELECT * FROM runs WHERE EXISTS (SELECT 1 FROM results WHERE results.run_id = runs.id)"
+        params: list[Any] = []
+        if kind:
+            sql += " AND kind = ?"
+            params.append(kind)
+        if until is not None:
+            sql += " AND id <= ?"
+            params.append(int(until))
+        sql += " ORDER BY id DESC LIMIT ?"
+        params.append(int(limit))
+        rows = self.db.execute(sql, params).fetchall()
+        counts = self._counts([row["id"] for row in rows])
+        return [
+            TrendPoint(
+                run_id=row["id"],
+                started=row["started"],
+                kind=row["kind"],
+                compliance=compliance_percent(counts[row["id"]]),
+                counts=dict(counts[row["id"]]),
+            )
+            for row in reversed(rows)
+        ]
+
+    # Public readers: the same, with damage reported as UserError.
+
+    def runs(self, limit: int | None = None, kind: str | None = None) -> list[Run]:
+        """Past runs, newest first."""
+        with self._reading():
+            return self._runs(limit, kind)
+
+    def get_run(self, run_id: int | None = None) -> Run:
+        """One run; None means the latest. UserError if there is none."""
+        with self._reading():
+            return self._get_run(run_id)
+
+    def results(self, run_id: int) -> list[Result]:
+        """All results of a run, in the order they were reported."""
+        with self._reading():
+            return self._results(run_id)
+
+    def trend(self, limit: int = 20, kind: str | None = None, until: int | None = None) -> list[TrendPoint]:
+        """Compliance per run for the last `limit` runs with results, oldest first (see _trend)."""
+        with self._reading():
+            return self._trend(limit, kind, until)
