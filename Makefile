@@ -27,7 +27,9 @@ $(VENV)/.installed: pyproject.toml
 
 demo: setup
 	hisguard lab up
-	hisguard facts
+	hisguard audit
+	@echo "The compliance report (HTML, zh-CN) is the path printed on the 'report:' line above;"
+	@echo "English: hisguard report --lang en.  History: hisguard history."
 
 test: setup lint unit integration molecule
 

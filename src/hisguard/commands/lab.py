@@ -14,6 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions.add_parser("down", help="remove every lab container, network and switch process").set_defaults(
         func=_down
     )
+    reset = actions.add_parser("reset", help="recreate lab hosts in their seeded (non-compliant) state")
+    reset.add_argument("hosts", nargs="*", metavar="HOST", help="hosts to reset (default: every host)")
+    reset.set_defaults(func=_reset)
     actions.add_parser("status", help="show each lab host and switch up or down").set_defaults(func=_status)
 
 
@@ -21,6 +24,11 @@ def _up(args: argparse.Namespace) -> int:
     changed = lab.up()
     print("lab is up" + (f"; changed: {', '.join(changed)}" if changed else "; nothing changed"))
     print("inventory: inventories/lab/  (try: hisguard lab status)")
+    return 0
+
+
+def _reset(args: argparse.Namespace) -> int:
+    print(f"reset: {', '.join(lab.reset(args.hosts))}")
     return 0
 
 

@@ -197,6 +197,21 @@ def _provision(h: LabHost) -> None:
     podman.run("exec", h.container, "touch", PROVISIONED_MARK)
 
 
+def reset(names: list[str], log: Callable[[str], None] = print) -> list[str]:
+    """Recreate hosts in their seeded state (undo hardening or tests); all hosts when names is empty."""
+    unknown = sorted(set(names) - {h.name for h in HOSTS})
+    if unknown:
+        raise UserError(
+            f"unknown lab host(s): {', '.join(unknown)} (lab hosts: {', '.join(h.name for h in HOSTS)})"
+        )
+    podman.check_usable()
+    targets = [h for h in HOSTS if not names or h.name in names]
+    for h in targets:
+        podman.run("rm", "-f", "-t", "3", h.container)
+    up(log)
+    return [h.name for h in targets]
+
+
 def down(log: Callable[[str], None] = print) -> list[str]:
     """Remove every container, network and switch process the lab started."""
     podman.check_usable()
