@@ -39,6 +39,8 @@ class Progress:
             if kind.startswith("runner_item_on_"):
                 return
             outcome = kind.removeprefix("runner_on_")
+            if outcome == "start":
+                return
             if outcome == "ok" and data.get("res", {}).get("changed"):
                 outcome = "changed"
             self.counts[outcome] = self.counts.get(outcome, 0) + 1
