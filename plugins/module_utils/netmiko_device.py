@@ -41,13 +41,45 @@ DEVICE_ERROR_RE = re.compile(
 
 
 class SwitchError(Exception):
-    """A failure talking to a switch; `str()` is a message for the operator."""
+    """A failure talking to a switch; `str()` is a message for the operator.
 
-    def __init__(self, message, host=None, port=None):
+    `stage` is connect|enable|show|configure|save; for configure, `command` is the line that failed
+    and `applied` the lines the device accepted before it (so a caller knows what to undo).
+    """
+
+    def __init__(self, message, host=None, port=None, stage=None, command=None, applied=None):
         super().__init__(message)
         self.message = message
         self.host = host
         self.port = port
+        self.stage = stage
+        self.command = command
+        self.applied = list(applied or [])
+
+
+# The options every switch module takes to reach its device (merged into its argument_spec).
+CONNECTION_ARGUMENT_SPEC = {
+    "host": {"type": "str", "required": True},
+    "port": {"type": "int", "default": 22},
+    "username": {"type": "str", "required": True},
+    "password": {"type": "str", "required": True, "no_log": True},
+    "secret": {"type": "str", "no_log": True},
+    "timeout": {"type": "int", "default": DEFAULT_TIMEOUT},
+    "known_hosts": {"type": "path"},
+}
+
+
+def session_from_params(params):
+    """A SwitchSession from a module's CONNECTION_ARGUMENT_SPEC options."""
+    return SwitchSession(
+        params["host"],
+        params["port"],
+        params["username"],
+        params["password"],
+        params.get("secret"),
+        params.get("timeout") or DEFAULT_TIMEOUT,
+        params.get("known_hosts"),
+    )
 
 
 # ------------------------------------------------------------------------------------------ connecting
@@ -178,9 +210,9 @@ class SwitchSession:
         self._params = connection_params(host, port, username, password, secret, timeout, known_hosts)
         self.conn = None
 
-    def _fail(self, err, stage, command=None):
+    def _fail(self, err, stage, command=None, applied=None):
         message = explain(err, self.host, self.port, stage, self.timeout, self.known_hosts, command)
-        return SwitchError(message, self.host, self.port)
+        return SwitchError(message, self.host, self.port, stage, command, applied)
 
     def open(self):
         if not HAS_NETMIKO:
@@ -230,21 +262,86 @@ class SwitchSession:
             )
         return output
 
-    def configure(self, commands):
-        """Apply configuration lines (configure terminal ... end); refused lines raise SwitchError."""
+    def configure(self, commands, stop_on_error=True):
+        """Apply configuration lines (configure terminal ... end), one line at a time.
+
+        A line the device refuses raises SwitchError naming it, with `applied` = the lines accepted
+        before it; with `stop_on_error` (the default) the lines after it are not sent, otherwise they
+        are and every refused line is named. The session always leaves configuration mode.
+        """
+        commands = [c for c in commands if c.strip()]
+        applied, refused, transcript = [], [], []
+        command = None
         try:
-            output = self.conn.send_config_set(list(commands), read_timeout=self.timeout)
-        except (NetmikoBaseException, SSHException, OSError, EOFError) as err:
-            raise self._fail(err, "configure") from err
-        refused = refused_commands(output)
+            transcript.append(self.conn.config_mode())
+            for command in commands:
+                output = self.conn.send_config_set(
+                    [command],
+                    enter_config_mode=False,
+                    exit_config_mode=False,
+                    read_timeout=self.timeout,
+                    cmd_verify=True,
+                )
+                transcript.append(output)
+                errors = device_errors(output)
+                if errors:
+                    refused.append((command, errors[0]))
+                    if stop_on_error:
+                        break
+                    continue
+                applied.append(command)
+                if command.startswith("hostname "):  # the prompt follows the new name
+                    self.conn.base_prompt = command.split(None, 1)[1].strip()
+            command = None
+            transcript.append(self.conn.exit_config_mode())
+        except (NetmikoBaseException, SSHException, OSError, EOFError, ValueError) as err:
+            self.leave_config_mode()
+            raise self._fail(err, "configure", command, applied) from err
         if refused:
-            what = "; ".join(f"`{command}`: {error}" if command else error for command, error in refused)
+            what = "; ".join(f"`{c}`: {e}" for c, e in refused)
+            rest = (
+                "the lines before it were applied, the lines after it were not sent"
+                if stop_on_error
+                else "the other lines were applied"
+            )
             raise SwitchError(
-                f"{self.host}:{self.port} refused configuration: {what} (the other lines were applied)",
+                f"{self.host}:{self.port} refused configuration: {what} ({rest})",
                 self.host,
                 self.port,
+                "configure",
+                refused[0][0],
+                applied,
             )
-        return output
+        return "".join(transcript)
+
+    def leave_config_mode(self):
+        """Back to privileged EXEC after a failure; a broken session is left as it is."""
+        with contextlib.suppress(Exception):
+            if self.conn is not None and self.conn.check_config_mode():
+                self.conn.exit_config_mode()
+
+    def reconnect(self):
+        """A fresh session (after a timeout left the old one in an unknown state)."""
+        self.close()
+        return self.open()
+
+    def running_config(self):
+        """`show running-config` without the exec header ("Building configuration...")."""
+        return config_text(self.show("show running-config"))
+
+    def quiet_console(self):
+        """Stop log messages interleaving with command output in this session (`terminal no
+        monitor`); False when the device does not accept it."""
+        try:
+            output = self.conn.send_command("terminal no monitor", read_timeout=self.timeout)
+        except (NetmikoBaseException, SSHException, OSError, EOFError) as err:
+            raise self._fail(err, "show", "terminal no monitor") from err
+        return not device_errors(output, head=3)
+
+    def interface_state(self, name):
+        """(admin, protocol) of an interface from `show interfaces NAME`, e.g. ("up", "up") or
+        ("administratively down", "down"); (None, None) when the output says neither."""
+        return parse_interface_state(self.show(f"show interfaces {name}"))
 
     def save(self):
         """`write memory`: the running configuration becomes the startup configuration."""
@@ -258,6 +355,27 @@ class SwitchSession:
 
 
 # --------------------------------------------------------------------------------------------- parsing
+_CONFIG_HEADER_RE = re.compile(
+    r"^(Building configuration\.\.\.|Current configuration\s*:.*|Using \d+ out of .*)$"
+)
+
+
+def config_text(output):
+    """A configuration as IOS prints it (from `version` or the first `!` to `end`), header removed."""
+    lines = (output or "").replace("\r\n", "\n").split("\n")
+    while lines and (not lines[0].strip() or _CONFIG_HEADER_RE.match(lines[0].strip())):
+        lines.pop(0)
+    while lines and not lines[-1].strip():
+        lines.pop()
+    return "\n".join(line.rstrip() for line in lines) + "\n" if lines else ""
+
+
+def parse_interface_state(text):
+    """`show interfaces X` -> (admin state, line protocol), e.g. ("up", "up"); (None, None) if absent."""
+    match = re.search(r"^\S+ is ([\w ]+?), line protocol is (\w+)", text or "", re.M)
+    return (match.group(1), match.group(2)) if match else (None, None)
+
+
 _INTERFACE_RE = re.compile(r"^interface (\S+)\s*$")
 _SHORT_NAMES = {
     "Gi": "GigabitEthernet",

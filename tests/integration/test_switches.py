@@ -301,7 +301,7 @@ def test_switch_facts_playbook_prints_the_table(lab, tmp_path):
     rows = [line for line in proc.stdout.splitlines() if "switch 127.0.0.1:" in line]
     assert len(rows) == 3, proc.stdout
     for name in switches.SWITCH_NAMES:
-        row = next(r for r in rows if f'"{name} ' in r)
+        row = next(r for r in rows if r.strip().lstrip("-\"' ").startswith(f"{name} "))
         assert " up " in row and "IOS 15.2" in row, row
     # the secrets never reach the output
     creds = switches.read_credentials(switches.credentials_file(lab["state"]))
