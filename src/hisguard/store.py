@@ -59,6 +59,75 @@ MIGRATIONS: list[str] = [
     CREATE INDEX results_by_run ON results (run_id, host, control);
     CREATE INDEX results_by_control ON results (control);
     """,
+    # incidents (issue 7): the fault timeline (append-only copy of var/incidents/<id>/timeline.jsonl),
+    # a summary row per incident, and which deadline reminder went out on which channel.
+    """
+    CREATE TABLE incidents (
+        id TEXT PRIMARY KEY,               -- INC-... or DRILL-...
+        org TEXT NOT NULL,                 -- hospital | agency
+        class TEXT NOT NULL,               -- 1 | 2 | 3 | other
+        summary TEXT NOT NULL,
+        drill INTEGER NOT NULL DEFAULT 0,
+        opened TEXT NOT NULL,
+        resolved TEXT,
+        timeline_file TEXT NOT NULL,
+        updated TEXT NOT NULL
+    );
+    CREATE TABLE incident_events (
+        incident_id TEXT NOT NULL REFERENCES incidents(id),
+        line INTEGER NOT NULL,             -- 1-based line of timeline.jsonl
+        time TEXT NOT NULL,
+        actor TEXT,
+        action TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}', -- JSON
+        digest TEXT NOT NULL,              -- sha256 of the JSONL line
+        stored TEXT NOT NULL,
+        PRIMARY KEY (incident_id, line)
+    );
+    CREATE TRIGGER incident_events_no_update BEFORE UPDATE ON incident_events
+    BEGIN SELECT RAISE(ABORT, 'the incident timeline is append-only'); END;
+    CREATE TRIGGER incident_events_no_delete BEFORE DELETE ON incident_events
+    BEGIN SELECT RAISE(ABORT, 'the incident timeline is append-only'); END;
+    CREATE TABLE incident_notifications (
+        incident_id TEXT NOT NULL REFERENCES incidents(id),
+        deadline TEXT NOT NULL,            -- e.g. paper-30min, reentry-key, review
+        channel TEXT NOT NULL,             -- webhook | mail
+        state TEXT NOT NULL CHECK (state IN ('sending', 'sent', 'failed')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        updated TEXT NOT NULL,
+        error TEXT,
+        PRIMARY KEY (incident_id, deadline, channel)
+    );
+    """,
+    # restore drills (issue 5, P3.8.5): one row per drill with its evidence record (JSON), one per
+    # (drill, host) with the measured RPO and RTO, so reports show the drill history.
+    """
+    CREATE TABLE restore_drills (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        ident TEXT NOT NULL UNIQUE,        -- the drill id (names the scratch directory and databases)
+        started TEXT,
+        finished TEXT,
+        status TEXT NOT NULL CHECK (status IN ('pass', 'fail', 'error')),
+        operator TEXT,
+        run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+        runner_ident TEXT,                 -- var/runs/<ident>
+        record TEXT NOT NULL DEFAULT '{}', -- JSON: the whole drill record (schema hisguard.drill/1)
+        stored TEXT NOT NULL
+    );
+    CREATE TABLE restore_drill_hosts (
+        drill_id INTEGER NOT NULL REFERENCES restore_drills(id) ON DELETE CASCADE,
+        host TEXT NOT NULL,
+        status TEXT NOT NULL,
+        snapshot_id TEXT,
+        snapshot_time TEXT,
+        rpo_seconds REAL,
+        rpo_target_seconds REAL,
+        rto_seconds REAL,
+        rto_target_seconds REAL,
+        failure TEXT,
+        PRIMARY KEY (drill_id, host)
+    );
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -382,3 +451,217 @@ class Store:
         """Compliance per run for the last `limit` runs with results, oldest first (see _trend)."""
         with self._reading():
             return self._trend(limit, kind, until)
+
+    # ------------------------------------------------------------------ incidents (incident_timeline.py)
+
+    def save_incident(self, row: dict[str, Any]) -> None:
+        """Insert or refresh an incident's summary row (id, org, class, summary, drill, opened, resolved,
+        timeline_file); the summary is derived from the timeline, which alone is append-only."""
+        now = datetime.now(UTC).replace(microsecond=0).isoformat()
+        try:
+            self.db.execute(
+                "INSERT INTO incidents"
+                " (id, org, class, summary, drill, opened, resolved, timeline_file, updated)"
+                " VALUES (:id, :org, :class, :summary, :drill, :opened, :resolved, :timeline_file, :updated)"
+                " ON CONFLICT(id) DO UPDATE SET org = excluded.org, class = excluded.class,"
+                " summary = excluded.summary, drill = excluded.drill, resolved = excluded.resolved,"
+                " timeline_file = excluded.timeline_file, updated = excluded.updated",
+                {**row, "drill": int(bool(row.get("drill"))), "updated": now},
+            )
+        except sqlite3.Error as err:
+            raise UserError(f"store {self.path}: cannot save incident {row.get('id')}: {err}") from None
+
+    def add_incident_events(self, incident_id: str, events: list[dict[str, Any]]) -> int:
+        """Append timeline entries (line, time, actor, action, detail, digest); lines already stored
+        are left alone. Returns how many were added."""
+        now = datetime.now(UTC).replace(microsecond=0).isoformat()
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            added = 0
+            for e in events:
+                cursor = self.db.execute(
+                    "INSERT OR IGNORE INTO incident_events"
+                    " (incident_id, line, time, actor, action, detail, digest, stored)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                    (
+                        incident_id,
+                        e["line"],
+                        e["time"],
+                        e["actor"],
+                        e["action"],
+                        _dump(e["detail"]),
+                        e["digest"],
+                        now,
+                    ),
+                )
+                added += cursor.rowcount
+            self.db.execute("COMMIT")
+        except sqlite3.Error as err:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise UserError(f"store {self.path}: cannot store the timeline of {incident_id}: {err}") from None
+        return added
+
+    def incident_event_rows(self, incident_id: str) -> list[dict[str, Any]]:
+        """The stored timeline of an incident, in line order."""
+        with self._reading():
+            rows = self.db.execute(
+                "SELECT * FROM incident_events WHERE incident_id = ? ORDER BY line", (incident_id,)
+            ).fetchall()
+            return [{**dict(row), "detail": _load(row["detail"]) or {}} for row in rows]
+
+    def incident_row(self, incident_id: str) -> dict[str, Any] | None:
+        with self._reading():
+            row = self.db.execute("SELECT * FROM incidents WHERE id = ?", (incident_id,)).fetchone()
+            return None if row is None else dict(row)
+
+    def incident_rows(self, limit: int | None = None, drills: bool | None = None) -> list[dict[str, Any]]:
+        """Incident summaries, newest first; drills: only drills (True), only real ones (False)."""
+        sql, params = "SELECT * FROM incidents", []
+        if drills is not None:
+            sql += " WHERE drill = ?"
+            params.append(int(drills))
+        sql += " ORDER BY opened DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        with self._reading():
+            return [dict(row) for row in self.db.execute(sql, params).fetchall()]
+
+    def claim_notification(
+        self, incident_id: str, deadline: str, channel: str, stale_after: int = 300
+    ) -> bool:
+        """Take the job of sending one reminder: True when nobody sent it yet (a failed attempt, or a
+        `sending` claim older than stale_after seconds, may be retried). One sender wins across processes."""
+        now = datetime.now(UTC)
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+            row = self.db.execute(
+                "SELECT state, updated FROM incident_notifications"
+                " WHERE incident_id = ? AND deadline = ? AND channel = ?",
+                (incident_id, deadline, channel),
+            ).fetchone()
+            stale = (
+                row is not None
+                and (now - datetime.fromisoformat(row["updated"])).total_seconds() > stale_after
+            )
+            if row is not None and (row["state"] == "sent" or (row["state"] == "sending" and not stale)):
+                self.db.execute("COMMIT")
+                return False
+            self.db.execute(
+                "INSERT INTO incident_notifications"
+                " (incident_id, deadline, channel, state, attempts, updated)"
+                " VALUES (?, ?, ?, 'sending', 1, ?) ON CONFLICT(incident_id, deadline, channel) DO UPDATE"
+                " SET state = 'sending', attempts = attempts + 1, updated = excluded.updated, error = NULL",
+                (incident_id, deadline, channel, now.isoformat()),
+            )
+            self.db.execute("COMMIT")
+        except sqlite3.Error as err:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise UserError(f"store {self.path}: cannot record a notification: {err}") from None
+        return True
+
+    def finish_notification(
+        self, incident_id: str, deadline: str, channel: str, ok: bool, error: str | None = None
+    ) -> None:
+        now = datetime.now(UTC).isoformat()
+        try:
+            self.db.execute(
+                "UPDATE incident_notifications SET state = ?, updated = ?, error = ?"
+                " WHERE incident_id = ? AND deadline = ? AND channel = ?",
+                ("sent" if ok else "failed", now, error, incident_id, deadline, channel),
+            )
+        except sqlite3.Error as err:
+            raise UserError(f"store {self.path}: cannot record a notification: {err}") from None
+
+    def incident_notifications(self, incident_id: str) -> list[dict[str, Any]]:
+        with self._reading():
+            rows = self.db.execute(
+                "SELECT * FROM incident_notifications WHERE incident_id = ? ORDER BY updated", (incident_id,)
+            ).fetchall()
+            return [dict(row) for row in rows]
+
+    # ------------------------------------------------------------------ restore drills (hisguard.drill)
+
+    def save_drill(self, record: dict[str, Any], run_id: int | None = None) -> int:
+        """Store a drill record (schema hisguard.drill/1) and its per-host figures; returns its id."""
+        now = datetime.now(UTC).replace(microsecond=0).isoformat()
+        try:
+            self.db.execute("BEGIN")
+            cursor = self.db.execute(
+                "INSERT INTO restore_drills (ident, started, finished, status, operator, run_id, runner_ident,"
+                " record, stored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record["ident"],
+                    record.get("started"),
+                    record.get("finished"),
+                    record["status"],
+                    record.get("operator"),
+                    run_id,
+                    record.get("runner_ident"),
+                    _dump(record),
+                    now,
+                ),
+            )
+            drill_id = int(cursor.lastrowid)
+            self.db.executemany(
+                "INSERT INTO restore_drill_hosts (drill_id, host, status, snapshot_id, snapshot_time, rpo_seconds,"
+                " rpo_target_seconds, rto_seconds, rto_target_seconds, failure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        drill_id,
+                        h["host"],
+                        h["status"],
+                        (h.get("snapshot") or {}).get("id"),
+                        (h.get("snapshot") or {}).get("time"),
+                        (h.get("rpo") or {}).get("seconds"),
+                        (h.get("rpo") or {}).get("target_seconds"),
+                        (h.get("rto") or {}).get("seconds"),
+                        (h.get("rto") or {}).get("target_seconds"),
+                        ((h.get("failure") or {}).get("message")),
+                    )
+                    for h in record.get("hosts", [])
+                ],
+            )
+            self.db.execute("COMMIT")
+        except sqlite3.Error as err:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise UserError(f"store {self.path}: cannot save drill {record.get('ident')}: {err}") from None
+        return drill_id
+
+    def drills(self, limit: int | None = 20) -> list[dict[str, Any]]:
+        """Stored drills, newest first: id, ident, started, finished, status, operator, run_id, hosts."""
+        sql = "SELECT id, ident, started, finished, status, operator, run_id FROM restore_drills ORDER BY id DESC"
+        params: list[Any] = []
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        with self._reading():
+            rows = [dict(row) for row in self.db.execute(sql, params).fetchall()]
+            for row in rows:
+                row["hosts"] = [
+                    dict(h)
+                    for h in self.db.execute(
+                        "SELECT * FROM restore_drill_hosts WHERE drill_id = ? ORDER BY host", (row["id"],)
+                    ).fetchall()
+                ]
+            return rows
+
+    def get_drill(self, drill: int | str | None = None) -> dict[str, Any]:
+        """One drill's record (by id, drill ident, or None for the latest), with `id` and `run_id` added."""
+        with self._reading():
+            if drill is None:
+                row = self.db.execute("SELECT * FROM restore_drills ORDER BY id DESC LIMIT 1").fetchone()
+            elif isinstance(drill, int):
+                row = self.db.execute("SELECT * FROM restore_drills WHERE id = ?", (drill,)).fetchone()
+            else:
+                row = self.db.execute("SELECT * FROM restore_drills WHERE ident = ?", (drill,)).fetchone()
+            if row is None:
+                raise UserError(
+                    f"store {self.path} has no drill {drill}; `hisguard drill history` lists them"
+                    if drill is not None
+                    else f"store {self.path} has no drill yet; run `hisguard drill restore` first"
+                )
+            return {**(_load(row["record"]) or {}), "id": row["id"], "run_id": row["run_id"]}
