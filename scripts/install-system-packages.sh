@@ -3,6 +3,13 @@
 # Used by `make setup` and by `hisguard lab up`; a no-op when everything is there.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
+
+# Every systemd container of the lab and of molecule takes inotify instances; the default 128 runs out
+# with a dozen containers and new ones then hang in "initializing".
+if [ "$(id -u)" -eq 0 ] && [ "$(sysctl -n fs.inotify.max_user_instances)" -lt 1024 ]; then
+  sysctl -qw fs.inotify.max_user_instances=1024
+fi
+
 mapfile -t wanted < <(sed -e 's/#.*//' -e '/^\s*$/d' "$here"/apt-packages/*.txt | sort -u)
 missing=()
 for pkg in "${wanted[@]}"; do
