@@ -27,7 +27,7 @@ def test_lab_up_without_root_says_so_and_exits_2():
 
 def test_lab_up_without_podman_says_what_is_missing(tmp_path):
     # A PATH with everything but podman.
-    for tool in ("bash", "dpkg-query", "grep", "sed", "sort", "id", "dirname"):
+    for tool in ("bash", "dpkg-query", "grep", "sed", "sort", "id", "dirname", "sysctl"):
         (tmp_path / tool).symlink_to(shutil.which(tool))
     proc = subprocess.run(
         [*HISGUARD, "lab", "up"], capture_output=True, text=True, env={**os.environ, "PATH": str(tmp_path)}
