@@ -1,0 +1,48 @@
+"""Hosts and results of the patching scenario, read independently of the role (podman exec)."""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+import testinfra
+
+ENFORCED = "patching-enforce"  # server, window open: upgraded, passes P2.5.1 and P2.5.3
+FROZEN = "patching-frozen"  # workstation, change freeze, reboot flag raised: nothing applied, fails P2.5.3
+HOSTS = (ENFORCED, FROZEN)
+SNAPSHOT = Path(__file__).resolve().parents[1] / "snapshot.sh"
+
+
+def ephemeral() -> Path:
+    return Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"])
+
+
+@pytest.fixture(scope="session")
+def host():
+    return {name: testinfra.get_host(f"podman://{name}") for name in HOSTS}
+
+
+def load_results(name: str) -> dict:
+    document = json.loads((ephemeral() / name).read_text(encoding="utf-8"))
+    assert document["schema"] == "hisguard.results/1"
+    return document
+
+
+def results_of(document: dict, host: str) -> dict:
+    """{control: result} of one host; the role must not emit two results for one control."""
+    found = {}
+    for result in document["results"]:
+        if result["host"] == host:
+            assert result["control"] not in found, f"two {result['control']} results for {host}"
+            found[result["control"]] = result
+    return found
+
+
+@pytest.fixture(scope="session")
+def audit_results() -> dict:
+    return load_results("results-audit.json")
+
+
+@pytest.fixture(scope="session")
+def converge_results() -> dict:
+    return load_results("results-converge.json")
