@@ -7,7 +7,6 @@ from hisguard import cli
 
 @pytest.fixture(autouse=True)
 def commands(monkeypatch, tmp_path):
-    monkeypatch.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "failover", "netconfig"))
     monkeypatch.setenv("HISGUARD_VAR", str(tmp_path))
 
     def no_run(*_args, **_kwargs):  # nothing may reach Ansible in these tests
