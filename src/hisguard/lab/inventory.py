@@ -35,6 +35,17 @@ def build(state_dir: Path, client_key: Path) -> dict[str, dict]:
             "address": host("mirror").intranet_ip,
             "apt_url": "http://mirror.lab.internal/debian",
             "clamav_url": "http://mirror.lab.internal/clamav",
+            # The lab mirror has no signed .cvd databases, only the EICAR test signature.
+            "clamav_official_databases": [],
+            "clamav_custom_databases": ["hisguard-eicar.hdb"],
+        },
+        # The lab's IT department removes unapproved software instead of only reporting it.
+        "software_control_remove_unapproved": True,
+        # The lab is always inside its maintenance window, so `hisguard harden` patches at once.
+        "patching_maintenance_window": {
+            "days": ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"],
+            "start": "00:00",
+            "end": "23:59",
         },
         # Simulated Internet targets (RFC 5737) that intranet hosts must NOT reach.
         "hisguard_internet_canaries": [

@@ -1,6 +1,8 @@
 #!/bin/bash
 # mirror: serves /srv/mirror (apt repository and antivirus signatures) over HTTP to the intranet.
 set -euo pipefail
+# Signatures are as fresh as the lab: the image may have been built days ago.
+touch /srv/mirror/clamav/*
 cat > /etc/systemd/system/lab-mirror.service <<'UNIT'
 [Unit]
 Description=Lab: internal package and signature mirror (HTTP)
