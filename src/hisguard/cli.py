@@ -10,7 +10,17 @@ import sys
 
 from hisguard.errors import UserError
 
-COMMAND_MODULES = ("lab", "facts", "audit", "controls", "report", "failover", "netconfig", "incident", "drill_fault")
+COMMAND_MODULES = (
+    "lab",
+    "facts",
+    "audit",
+    "controls",
+    "report",
+    "failover",
+    "netconfig",
+    "incident",
+    "drill_fault",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -590,8 +590,8 @@ class Store:
         try:
             self.db.execute("BEGIN")
             cursor = self.db.execute(
-                "INSERT INTO restore_drills (ident, started, finished, status, operator, run_id, runner_ident,"
-                " record, stored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO restore_drills (ident, started, finished, status, operator, run_id,"
+                " runner_ident, record, stored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     record["ident"],
                     record.get("started"),
@@ -606,8 +606,9 @@ class Store:
             )
             drill_id = int(cursor.lastrowid)
             self.db.executemany(
-                "INSERT INTO restore_drill_hosts (drill_id, host, status, snapshot_id, snapshot_time, rpo_seconds,"
-                " rpo_target_seconds, rto_seconds, rto_target_seconds, failure) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO restore_drill_hosts (drill_id, host, status, snapshot_id, snapshot_time,"
+                " rpo_seconds, rpo_target_seconds, rto_seconds, rto_target_seconds, failure)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         drill_id,
@@ -633,7 +634,10 @@ class Store:
 
     def drills(self, limit: int | None = 20) -> list[dict[str, Any]]:
         """Stored drills, newest first: id, ident, started, finished, status, operator, run_id, hosts."""
-        sql = "SELECT id, ident, started, finished, status, operator, run_id FROM restore_drills ORDER BY id DESC"
+        sql = (
+            "SELECT id, ident, started, finished, status, operator, run_id FROM restore_drills"
+            " ORDER BY id DESC"
+        )
         params: list[Any] = []
         if limit is not None:
             sql += " LIMIT ?"
