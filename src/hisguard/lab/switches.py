@@ -209,6 +209,17 @@ def _running(state_dir: Path, name: str) -> tuple[int, int] | None:
     return (pid, int(port)) if port and port.isdigit() else None
 
 
+def _launchers_on(port: int) -> list[int]:
+    """Pids of lab switch launchers (of any checkout) configured for `port`."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            argv = _cmdline(int(entry.name))
+            if LAUNCHER_MODULE in argv and _arg(argv, "--port") == str(port):
+                pids.append(int(entry.name))
+    return pids
+
+
 def _tcp_open(port: int, timeout: float = 1.0) -> bool:
     try:
         with socket.create_connection((LISTEN_ADDRESS, port), timeout=timeout):
@@ -345,6 +356,9 @@ def up(state_dir: Path) -> list[str]:
                 continue
             pid_file(state_dir, name).unlink(missing_ok=True)
             port = port_for(name)
+            # One lab per machine: a switch left by another checkout's lab gives way, as its containers do.
+            for pid in _launchers_on(port):
+                _stop(pid)
             if _tcp_open(port):
                 raise UserError(
                     f"cannot start switch {name}: {LISTEN_ADDRESS}:{port} is already in use by another "
