@@ -121,7 +121,6 @@ def lab(tmp_path_factory):
     mp.setenv(switches.BASE_PORT_ENV, str(free_base_port()))
     mp.setenv("HISGUARD_VAR", str(var))
     mp.delenv("HISGUARD_RESULTS_FILE", raising=False)
-    mp.setattr(cli, "COMMAND_MODULES", (*cli.COMMAND_MODULES, "failover", "netconfig"))
     try:
         switches.up(state)
         inventory = write_inventory(tmp_path_factory.mktemp("inventory"), state)
