@@ -19,6 +19,7 @@ COMMAND_MODULES = (
     "failover",
     "netconfig",
     "incident",
+    "drill",
     "drill_fault",
 )
 
