@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from hisguard import diagnosis, paths
+from hisguard.drill import record_recovery
 from hisguard.errors import UserError
 from hisguard.runner import RunResult, run_playbook
 
@@ -287,6 +288,7 @@ def restore(
     run = run_playbook(
         RESTORE_PLAYBOOK, inventory=inventory, extravars=variables, limit=host, on_event=on_event
     )
+    record_recovery(run.artifacts_dir)  # every restore step into the open incident's timeline (P3.8.4)
     result = _result(
         "restore", run, started, time.monotonic() - clock, host=host, apply=apply, variables=sorted(variables)
     )
