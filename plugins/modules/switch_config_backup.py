@@ -19,36 +19,10 @@ description:
     is computed on the sanitized copies and never holds a secret.
   - With O(primary_port) and O(backup_port), reports whether the backup uplink exists and is
     configured like the primary (RV(uplinks)), for the redundancy check of P3.9.1.3.
-requirements:
-  - netmiko (Python library) on the controller
   - ansible-vault on the controller when O(vault_password_file) is set
+extends_documentation_fragment:
+  - hisguard.infosec.switch_connection
 options:
-  host:
-    description: Address of the switch's SSH service.
-    type: str
-    required: true
-  port:
-    description: TCP port of the switch's SSH service.
-    type: int
-    default: 22
-  username:
-    description: Login name.
-    type: str
-    required: true
-  password:
-    description: Login password (also masked in the sanitized copy).
-    type: str
-    required: true
-  secret:
-    description: Enable secret (also masked in the sanitized copy).
-    type: str
-  timeout:
-    description: Seconds to wait for the connection, the login and each command's output.
-    type: int
-    default: 30
-  known_hosts:
-    description: OpenSSH known_hosts file holding the switch's host key (strict checking when set).
-    type: path
   dest:
     description: Path of the restorable copy (secrets kept). Parent directories are created with mode 0700.
     type: path

@@ -21,35 +21,9 @@ description:
   - On any failure after the first line was sent, the running configuration is rolled back to the
     one captured before the push, and the module checks that it is identical again.
   - Configuration lines in the returned steps are sanitized (no password or key).
-requirements:
-  - netmiko (Python library) on the controller
+extends_documentation_fragment:
+  - hisguard.infosec.switch_connection
 options:
-  host:
-    description: Address of the switch's SSH service.
-    type: str
-    required: true
-  port:
-    description: TCP port of the switch's SSH service.
-    type: int
-    default: 22
-  username:
-    description: Login name.
-    type: str
-    required: true
-  password:
-    description: Login password.
-    type: str
-    required: true
-  secret:
-    description: Enable secret.
-    type: str
-  timeout:
-    description: Seconds to wait for the connection, the login and each command's output.
-    type: int
-    default: 30
-  known_hosts:
-    description: OpenSSH known_hosts file holding the switch's host key (strict checking when set).
-    type: path
   src:
     description: The restorable configuration file (plain text or ansible-vault encrypted).
     type: path

@@ -15,38 +15,9 @@ description:
   - Runs on the controller (use it with C(delegate_to) C(localhost)); it changes nothing on the switch.
   - Any failure (unreachable, refused login or enable secret, unknown or changed host key,
     timeout) fails the task with a message that names the switch and what to check.
-requirements:
-  - netmiko (Python library) on the controller
+extends_documentation_fragment:
+  - hisguard.infosec.switch_connection
 options:
-  host:
-    description: Address of the switch's SSH service.
-    type: str
-    required: true
-  port:
-    description: TCP port of the switch's SSH service.
-    type: int
-    default: 22
-  username:
-    description: Login name.
-    type: str
-    required: true
-  password:
-    description: Login password.
-    type: str
-    required: true
-  secret:
-    description: Enable secret, needed when the login lands in user EXEC mode (prompt C(>)).
-    type: str
-  timeout:
-    description: Seconds to wait for the TCP connection, the login and each command's output.
-    type: int
-    default: 30
-  known_hosts:
-    description:
-      - OpenSSH known_hosts file holding the switch's host key (C([host]:port keytype key) for
-        ports other than 22). When set, an unknown or changed host key fails the task.
-      - When unset, the host key is not verified.
-    type: path
   primary_port:
     description: Name of the primary uplink port (abbreviations such as C(Te1/1/1) are accepted).
     type: str
@@ -142,13 +113,14 @@ uplinks:
 
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib  # noqa: E402
 from ansible_collections.hisguard.infosec.plugins.module_utils.netmiko_device import (  # noqa: E402
+    CONNECTION_ARGUMENT_SPEC,
     HAS_NETMIKO,
     NETMIKO_IMPORT_ERROR,
     SwitchError,
-    SwitchSession,
     parse_running_config,
     parse_show_version,
     parse_show_vlan,
+    session_from_params,
     uplink_state,
 )
 
@@ -171,13 +143,7 @@ def gather(session, primary_port=None, backup_port=None):
 def main():
     module = AnsibleModule(
         argument_spec={
-            "host": {"type": "str", "required": True},
-            "port": {"type": "int", "default": 22},
-            "username": {"type": "str", "required": True},
-            "password": {"type": "str", "required": True, "no_log": True},
-            "secret": {"type": "str", "no_log": True},
-            "timeout": {"type": "int", "default": 30},
-            "known_hosts": {"type": "path"},
+            **CONNECTION_ARGUMENT_SPEC,
             "primary_port": {"type": "str"},
             "backup_port": {"type": "str"},
         },
@@ -186,9 +152,7 @@ def main():
     if not HAS_NETMIKO:
         module.fail_json(msg=missing_required_lib("netmiko"), exception=str(NETMIKO_IMPORT_ERROR))
     p = module.params
-    session = SwitchSession(
-        p["host"], p["port"], p["username"], p["password"], p["secret"], p["timeout"], p["known_hosts"]
-    )
+    session = session_from_params(p)
     try:
         with session:
             facts = gather(session, p["primary_port"], p["backup_port"])

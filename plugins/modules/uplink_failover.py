@@ -23,37 +23,9 @@ description:
     pre-check, and the module checks that it is identical again. The task fails and says so.
   - Every step is returned with a UTC timestamp (RV(steps)), for the incident timeline and the
     recovery record (P3.8.4).
-requirements:
-  - netmiko (Python library) on the controller
+extends_documentation_fragment:
+  - hisguard.infosec.switch_connection
 options:
-  host:
-    description: Address of the switch's SSH service.
-    type: str
-    required: true
-  port:
-    description: TCP port of the switch's SSH service.
-    type: int
-    default: 22
-  username:
-    description: Login name.
-    type: str
-    required: true
-  password:
-    description: Login password.
-    type: str
-    required: true
-  secret:
-    description: Enable secret, needed when the login lands in user EXEC mode.
-    type: str
-  timeout:
-    description: Seconds to wait for the connection, the login and each command's output.
-    type: int
-    default: 30
-  known_hosts:
-    description:
-      - OpenSSH known_hosts file holding the switch's host key; when set, an unknown or changed key
-        fails the task before anything is sent. When unset, the host key is not verified.
-    type: path
   primary_port:
     description: The primary uplink port (abbreviations such as C(Te1/1/1) are accepted).
     type: str
