@@ -28,7 +28,13 @@ def test_exactly_one_workstation_is_misrouted_and_seeds_cover_the_issue():
     assert [h.name for h in workstations] == ["ws-01", "ws-02", "ws-03", "ws-04"]
     assert [h.name for h in workstations if h.default_route] == ["ws-03"]
     seeds = {s for h in workstations for s in h.seeds}
-    assert {"usb_storage_allowed", "no_antivirus", "remote_desktop", "unapproved_package"} <= seeds
+    assert {
+        "usb_storage_allowed",
+        "no_antivirus",
+        "remote_desktop",
+        "unapproved_package",
+        "shared_account",
+    } <= seeds
     assert any(h.seeds == () for h in workstations), "at least one workstation is compliant"
 
 

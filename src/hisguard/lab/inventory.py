@@ -1,5 +1,6 @@
 """Writes inventories/lab/: the lab's hosts, groups and connection settings (the embedded default)."""
 
+import secrets
 from pathlib import Path
 
 import yaml
@@ -17,7 +18,12 @@ def build(state_dir: Path, client_key: Path) -> dict[str, dict]:
     groups: dict[str, dict] = {g: {"hosts": {}} for g in GROUPS}
     linux: dict[str, dict] = {}
     for h in HOSTS:
-        linux[h.name] = {"ansible_host": h.address}
+        # The IP register: every interface's address and MAC.
+        addresses = [ip for ip in (h.intranet_ip, h.internet_ip) if ip]
+        linux[h.name] = {
+            "ansible_host": h.address,
+            "hisguard_interfaces": [{"address": ip, "mac": h.mac(ip)} for ip in addresses],
+        }
         for g in h.groups:
             groups[g]["hosts"][h.name] = {}
     for name, hostvars in switches.inventory_hosts(state_dir).items():
@@ -47,6 +53,14 @@ def build(state_dir: Path, client_key: Path) -> dict[str, dict]:
             "start": "00:00",
             "end": "23:59",
         },
+        # The employee roster (人员名册): the only personal accounts; the lab creates them, locks others.
+        "accounts_roster": ROSTER,
+        "accounts_manage_roster": True,
+        "accounts_remove_unknown": True,
+        # The restic repository password stays in its 0600 file; the inventory only names it.
+        "backup_password": f"{{{{ lookup('ansible.builtin.file', '{backup_password_file(state_dir)}') }}}}",
+        # The machine-room UPS (NUT dummy-ups on srv-backup).
+        "hisguard_ups": [{"name": "lab-ups", "host": "srv-backup"}],
         # Simulated Internet targets (RFC 5737) that intranet hosts must NOT reach.
         "hisguard_internet_canaries": [
             {
@@ -72,6 +86,26 @@ def build(state_dir: Path, client_key: Path) -> dict[str, dict]:
     }
 
 
+ROSTER = [
+    {"login": "zhangsan", "employee_id": "H10023", "name": "张三", "groups": ["hisadmin"]},
+    {"login": "lisi", "employee_id": "H10024", "name": "李四", "groups": []},
+]
+
+
+def backup_password_file(state_dir: Path) -> Path:
+    return Path(state_dir).resolve() / "secrets" / "backup_password"
+
+
+def ensure_secrets(state_dir: Path) -> None:
+    """The lab's restic password, made once, readable by the controller's user only."""
+    path = backup_password_file(state_dir)
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    path.touch(mode=0o600)
+    path.write_text(secrets.token_urlsafe(24) + "\n")
+
+
 def known_hosts(state_dir: Path) -> str:
     lines = [
         sshkeys.known_hosts_line(h.address, state_dir / "ssh" / "hostkeys" / h.name / "ssh_host_ed25519_key")
@@ -83,6 +117,7 @@ def known_hosts(state_dir: Path) -> str:
 def write(state_dir: Path, client_key: Path, inv_dir: Path | None = None) -> bool:
     """Write the files that differ; True when anything changed."""
     inv_dir = inv_dir or paths.lab_inventory()
+    ensure_secrets(state_dir)
     outputs = {
         inv_dir / rel: HEADER + yaml.safe_dump(data, sort_keys=False, allow_unicode=True)
         for rel, data in build(state_dir, client_key).items()

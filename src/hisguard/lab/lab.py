@@ -82,7 +82,7 @@ def _ensure_container(h: LabHost, ref: str, log: Callable[[str], None]) -> bool:
     info = podman.inspect(h.container)
     if info and info["Config"]["Labels"] != {**info["Config"]["Labels"], **_labels(h)}:
         # A new image, or another checkout's controller key: its SSH keys would not let us in.
-        log(f"{h.name}: lab image or controller changed, recreating")
+        log(f"{h.name}: lab image, provisioning or controller changed, recreating")
         podman.run("rm", "-f", "-t", "5", h.container)
         info = None
     if info and info["State"]["Running"] and _provisioned(h):
@@ -123,9 +123,9 @@ def _run_args(h: LabHost, ref: str) -> list[str]:
     for key, value in _labels(h).items():
         args += ["--label", f"{key}={value}"]
     if h.intranet_ip:
-        args += ["--network", f"{INTRANET.name}:ip={h.intranet_ip}"]
+        args += ["--network", f"{INTRANET.name}:ip={h.intranet_ip},mac={h.mac(h.intranet_ip)}"]
     if h.internet_ip:
-        args += ["--network", f"{INTERNET.name}:ip={h.internet_ip}"]
+        args += ["--network", f"{INTERNET.name}:ip={h.internet_ip},mac={h.mac(h.internet_ip)}"]
     if h.intranet_ip and h.internet_ip:
         args += ["--sysctl", "net.ipv4.ip_forward=1"]
     for entry in hosts_entries():
@@ -137,9 +137,18 @@ def _labels(h: LabHost) -> dict[str, str]:
     controller = hashlib.sha256(sshkeys.public(client_key()).encode()).hexdigest()[:12]
     return {
         "hisguard.lab.image": image.recipe_hash(),
+        "hisguard.lab.provision": _provision_hash(),
         "hisguard.lab.host": h.name,
         "hisguard.lab.controller": controller,
     }
+
+
+def _provision_hash() -> str:
+    """Changed provisioning scripts recreate the hosts, like a changed image does."""
+    digest = hashlib.sha256()
+    for path in sorted(PROVISION_DIR.iterdir()):
+        digest.update(path.name.encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()[:12]
 
 
 def _provisioned(h: LabHost) -> bool:

@@ -34,6 +34,10 @@ class LabHost:
     def container(self) -> str:
         return CONTAINER_PREFIX + self.name
 
+    def mac(self, ip: str) -> str:
+        """A fixed, locally administered MAC per interface, so the IP register can name it."""
+        return "02:4c:" + ":".join(f"{int(octet):02x}" for octet in ip.split("."))
+
     @property
     def address(self) -> str:
         """The address the controller uses."""
@@ -70,7 +74,13 @@ HOSTS = (
         seeds=("internet_route", "remote_desktop"),
         default_route=INET_GW_INTRANET,
     ),
-    LabHost("ws-04", "workstation", WORKSTATIONS, intranet_ip="10.77.10.24", seeds=("unapproved_package",)),
+    LabHost(
+        "ws-04",
+        "workstation",
+        WORKSTATIONS,
+        intranet_ip="10.77.10.24",
+        seeds=("unapproved_package", "shared_account"),
+    ),
     # A rogue gateway (a 4G router someone plugged in) and a host "on the Internet".
     LabHost("inet-gw", "", ("internet_zone",), intranet_ip=INET_GW_INTRANET, internet_ip=INET_GW_INTERNET),
     LabHost(

@@ -7,7 +7,9 @@ install -d "$pool" /srv/mirror/clamav /tmp/debs
 
 # Every package the build downloaded, so roles can install them from the intranet mirror.
 cp /var/cache/apt/archives/*.deb "$pool"/
-(cd "$pool" && apt-get download telnet inetutils-telnet >/dev/null)
+# telnet: a seed; pwquality and its dictionary: what the accounts role installs on enforce.
+(cd "$pool" && apt-get download telnet inetutils-telnet libpam-pwquality libpwquality1 libpwquality-common \
+  libcrack2 cracklib-runtime file libmagic1 libmagic-mgc >/dev/null)
 
 # A small in-house package: workstations carry 1.0.0, the mirror has the 1.0.1 security update.
 make_deb() {  # name version description

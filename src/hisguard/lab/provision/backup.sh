@@ -14,3 +14,27 @@ CONF
 install -d /var/log/remote
 systemctl enable rsyslog >/dev/null 2>&1
 systemctl restart rsyslog
+
+# The machine-room UPS, simulated by NUT's dummy-ups driver: tests edit /etc/nut/lab-ups.dev
+# (e.g. `ups.status: OB DISCHRG`) and upsd serves the new values to `upsc lab-ups@localhost`.
+cat > /etc/nut/ups.conf <<'CONF'
+[lab-ups]
+  driver = dummy-ups
+  port = lab-ups.dev
+  mode = dummy-loop
+  desc = "Machine-room UPS (lab simulation)"
+CONF
+cat > /etc/nut/lab-ups.dev <<'CONF'
+device.mfr: LabPower
+device.model: Smart-UPS 3000
+device.serial: LAB-UPS-0001
+ups.status: OL
+battery.charge: 100
+battery.runtime: 2400
+ups.load: 23
+input.voltage: 230.0
+CONF
+sed -i 's/^MODE=.*/MODE=standalone/' /etc/nut/nut.conf
+chown root:nut /etc/nut/ups.conf /etc/nut/lab-ups.dev
+chmod 0640 /etc/nut/ups.conf /etc/nut/lab-ups.dev
+systemctl enable --now nut-driver@lab-ups.service nut-server.service >/dev/null 2>&1
