@@ -36,7 +36,9 @@ test: setup lint unit integration molecule
 lint: setup
 	ruff check .
 	ruff format --check .
-	ansible-lint --profile production --offline
+	# A private HOME: molecule installs a copy of this collection into ~/.ansible/collections, and
+	# ansible-lint would prefer that (possibly older) copy to the checkout.
+	HOME=$(CURDIR)/var/lint-home ansible-lint --profile production --offline
 	ansible-galaxy collection build --force --output-path var/build >/dev/null
 
 unit: setup

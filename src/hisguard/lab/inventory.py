@@ -1,13 +1,14 @@
 """Writes inventories/lab/: the lab's hosts, groups and connection settings (the embedded default)."""
 
 import secrets
+from datetime import date
 from pathlib import Path
 
 import yaml
 
 from hisguard import paths
 from hisguard.lab import sshkeys, switches
-from hisguard.lab.topology import CANARY_IP, GROUPS, HOSTS, INTRANET, host
+from hisguard.lab.topology import CANARY_IP, GROUPS, HOSTS, INTERNET, INTRANET, host
 
 HEADER = "# Written by `hisguard lab up`; edits are overwritten.\n"
 
@@ -24,6 +25,8 @@ def build(state_dir: Path, client_key: Path) -> dict[str, dict]:
             "ansible_host": h.address,
             "hisguard_interfaces": [{"address": ip, "mac": h.mac(ip)} for ip in addresses],
         }
+        if not h.intranet_ip:  # managed from the controller's address on the simulated Internet
+            linux[h.name]["network_isolation_management_addresses"] = [INTERNET.gateway]
         for g in h.groups:
             groups[g]["hosts"][h.name] = {}
     for name, hostvars in switches.inventory_hosts(state_dir).items():
@@ -59,6 +62,7 @@ def build(state_dir: Path, client_key: Path) -> dict[str, dict]:
         "accounts_remove_unknown": True,
         # The restic repository password stays in its 0600 file; the inventory only names it.
         "backup_password": f"{{{{ lookup('ansible.builtin.file', '{backup_password_file(state_dir)}') }}}}",
+        "hisguard_waivers": [CONTAINER_AUDIT_WAIVER],
         # The machine-room UPS (NUT dummy-ups on srv-backup).
         "hisguard_ups": [{"name": "lab-ups", "host": "srv-backup"}],
         # Simulated Internet targets (RFC 5737) that intranet hosts must NOT reach.
@@ -85,6 +89,17 @@ def build(state_dir: Path, client_key: Path) -> dict[str, dict]:
         "group_vars/network_devices.yml": switches.group_vars(state_dir),
     }
 
+
+# Containers may not load kernel audit rules (auditctl: Operation not permitted), whatever the role does.
+CONTAINER_AUDIT_WAIVER = {
+    "control": "P2.5.2",
+    "groups": ["linux"],
+    "reason": "lab hosts are containers: the kernel refuses them audit rules (Operation not permitted)",
+    "approver": "hisguard lab",
+    "ticket": "LAB-CONTAINERS",
+    # Renewed every year by `lab up`, so it never lapses on a lab in use yet stays a dated exception.
+    "expires": f"{date.today().year + 1}-12-31",
+}
 
 ROSTER = [
     {"login": "zhangsan", "employee_id": "H10023", "name": "张三", "groups": ["hisadmin"]},
