@@ -39,7 +39,12 @@ def period(since: str | None, until: str | None, now: datetime | None = None) ->
             raise UserError(f"--{name} must be a date YYYY-MM-DD or an ISO time (got {text!r})") from None
         return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
-    end = parse(until, "until") if until else (now or datetime.now(UTC)).replace(microsecond=0)
+    # The default end is the next whole second, so that what was logged just now is in the period.
+    end = (
+        parse(until, "until")
+        if until
+        else (now or datetime.now(UTC)).replace(microsecond=0) + timedelta(seconds=1)
+    )
     start = parse(since, "since") if since else end - timedelta(days=7)
     if start >= end:
         raise UserError(f"--since ({start.isoformat()}) must be before --until ({end.isoformat()})")

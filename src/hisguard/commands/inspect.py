@@ -65,7 +65,7 @@ def _run(args: argparse.Namespace) -> int:
         inventory=args.inventory,
         limit=args.limit,
         db_path=args.db,
-        on_event=Progress().event,
+        on_event=Progress(sys.stderr).event,
     )
     print(summary(outcome.run))
     entry = outcome.entry

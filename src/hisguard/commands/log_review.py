@@ -18,7 +18,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="weekly server log review (每周检查服务器日志) with sign-off",
         description="Collect from each server (group `servers`) the period's authentication failures, "
         "sudo use, new accounts, failed units and kernel errors (playbooks/log_review.yml), keep the review "
-        "in the store and under var/reports/log-review/<run>/ (HTML, JSON), and record the reviewer's sign-off.",
+        "in the store and under var/reports/log-review/<run>/ (HTML, JSON), and record the reviewer's "
+        "sign-off.",
     )
     sub = parser.add_subparsers(dest="action", metavar="ACTION", required=True)
     weekly = sub.add_parser(
@@ -77,7 +78,7 @@ def _weekly(args: argparse.Namespace) -> int:
         inventory=args.inventory,
         limit=args.limit,
         db_path=args.db,
-        on_event=Progress().event,
+        on_event=Progress(sys.stderr).event,
     )
     print(summary(outcome.run))
     record = outcome.record
