@@ -134,7 +134,7 @@ def check_ups(name, values, min_charge, min_runtime, max_load):
         _number(values.get(k)) for k in ("battery.charge", "battery.runtime", "ups.load")
     )
     detail = {
-        "status": " ".join(flags),
+        "ups_status": " ".join(flags),
         "charge": charge,
         "runtime_seconds": runtime,
         "load": load,
