@@ -69,7 +69,7 @@ def test_journal_entries_and_the_period():
 
 def test_auth_log_with_rfc3339_stamps():
     text = (
-        "2026-11-27T15:11:18.116370+00:00 srv-his sshd[1269]: Invalid user nosuchuser from 10.77.10.1 port 5\n"
+        "2026-11-27T15:11:18.116370+00:00 srv-his sshd[1269]: Invalid user nosuchuser from 10.77.10.1\n"
         "2026-11-27T15:12:00+00:00 srv-his sudo:    admin : TTY=pts/0 ; USER=root ; COMMAND=/usr/bin/id\n"
         "Nov 27 15:12:00 srv-his old-format: ignored\n"
     )
