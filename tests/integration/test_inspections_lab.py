@@ -67,14 +67,15 @@ def ups_item(entry: dict) -> dict:
 
 def test_ups_on_battery_shows_in_the_daily_inspection(ups_on_battery, tmp_path, capsys):
     db = str(tmp_path / "hisguard.db")
-    assert main(["inspect", "daily", "--limit", "srv-backup", "--inspector", "张三", "--db", db]) == 0
+    # Other items on srv-backup (its backups, services) are not this test's business: 0 or 1.
+    assert main(["inspect", "daily", "--limit", "srv-backup", "--inspector", "张三", "--db", db]) in (0, 1)
     ups_on_battery()
     assert main(["inspect", "daily", "--limit", "srv-backup", "--inspector", "张三", "--db", db]) == 1
     assert "on battery" in capsys.readouterr().out
 
     with Store(db) as store:
         first, second = store.inspections(kind="daily")
-    assert first["status"] in ("ok", "warning") and ups_item(first)["status"] == "ok"
+    assert ups_item(first)["status"] == "ok"
     on_battery = ups_item(second)
     assert second["status"] == "alarm" and on_battery["status"] == "alarm"
     assert "on battery (OB)" in on_battery["summary"] and "64%" in on_battery["summary"]
