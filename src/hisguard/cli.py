@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "incident",
     "drill",
     "drill_fault",
+    "inspect",
+    "log_review",
 )
 
 

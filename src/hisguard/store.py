@@ -128,6 +128,63 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (drill_id, host)
     );
     """,
+    # 4: reserved for another branch (the vendor register); the lead replaces this placeholder when merging.
+    "SELECT 1;",
+    # machine-room log (机房日志, issue 8: P2.4.2, P2.4.8, P2.7.3): one append-only entry per inspection with
+    # its items; the weekly log reviews (P2.4.10, P2.5.2) with their findings and sign-off.
+    """
+    CREATE TABLE inspections (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        kind TEXT NOT NULL CHECK (kind IN ('daily', 'monthly')),
+        started TEXT,
+        finished TEXT,
+        inspector TEXT,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'warning', 'alarm', 'error')),
+        notes TEXT,
+        run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+        runner_ident TEXT,
+        stored TEXT NOT NULL
+    );
+    CREATE TABLE inspection_items (
+        inspection_id INTEGER NOT NULL REFERENCES inspections(id),
+        seq INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        item TEXT NOT NULL,                -- ups | services | disk | backup | switch | smart | ...
+        subject TEXT,                      -- the UPS, mount point, device, ...
+        control TEXT,
+        status TEXT NOT NULL CHECK (status IN ('ok', 'warning', 'alarm', 'not_applicable', 'error')),
+        summary TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT '{}', -- JSON
+        PRIMARY KEY (inspection_id, seq)
+    );
+    CREATE TRIGGER inspections_no_update BEFORE UPDATE ON inspections
+    BEGIN SELECT RAISE(ABORT, 'the machine-room log is append-only'); END;
+    CREATE TRIGGER inspections_no_delete BEFORE DELETE ON inspections
+    BEGIN SELECT RAISE(ABORT, 'the machine-room log is append-only'); END;
+    CREATE TRIGGER inspection_items_no_update BEFORE UPDATE ON inspection_items
+    BEGIN SELECT RAISE(ABORT, 'the machine-room log is append-only'); END;
+    CREATE TRIGGER inspection_items_no_delete BEFORE DELETE ON inspection_items
+    BEGIN SELECT RAISE(ABORT, 'the machine-room log is append-only'); END;
+    CREATE TABLE log_reviews (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        since TEXT NOT NULL,
+        until TEXT NOT NULL,
+        reviewer TEXT,
+        status TEXT NOT NULL CHECK (status IN ('collected', 'partial', 'error')),
+        run_id INTEGER REFERENCES runs(id) ON DELETE SET NULL,
+        runner_ident TEXT,
+        record TEXT NOT NULL DEFAULT '{}', -- JSON: schema hisguard.log-review/1, findings per host
+        report_dir TEXT,
+        signed_by TEXT,
+        signed TEXT,
+        actions TEXT,                      -- what the reviewer did about the findings
+        stored TEXT NOT NULL
+    );
+    CREATE TRIGGER log_reviews_signed_once BEFORE UPDATE ON log_reviews WHEN OLD.signed IS NOT NULL
+    BEGIN SELECT RAISE(ABORT, 'a signed log review cannot change'); END;
+    CREATE TRIGGER log_reviews_no_delete BEFORE DELETE ON log_reviews
+    BEGIN SELECT RAISE(ABORT, 'log reviews are kept'); END;
+    """,
 ]
 
 SCHEMA_VERSION = len(MIGRATIONS)
@@ -669,3 +726,145 @@ class Store:
                     else f"store {self.path} has no drill yet; run `hisguard drill restore` first"
                 )
             return {**(_load(row["record"]) or {}), "id": row["id"], "run_id": row["run_id"]}
+
+    # ------------------------------------------------------------------ machine-room log (inspection)
+
+    def save_inspection(self, entry: dict[str, Any]) -> int:
+        """Append one inspection (kind, started, finished, inspector, status, notes, run_id, runner_ident,
+        items [{host, item, subject, control, status, summary, detail}]) to the machine-room log."""
+        now = datetime.now(UTC).replace(microsecond=0).isoformat()
+        try:
+            self.db.execute("BEGIN")
+            cursor = self.db.execute(
+                "INSERT INTO inspections (kind, started, finished, inspector, status, notes, run_id,"
+                " runner_ident, stored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    *(
+                        entry.get(key)
+                        for key in ("kind", "started", "finished", "inspector", "status", "notes", "run_id")
+                    ),
+                    entry.get("runner_ident"),
+                    now,
+                ),
+            )
+            inspection_id = int(cursor.lastrowid)
+            self.db.executemany(
+                "INSERT INTO inspection_items (inspection_id, seq, host, item, subject, control, status,"
+                " summary, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        inspection_id,
+                        seq,
+                        i["host"],
+                        i["item"],
+                        i.get("subject"),
+                        i.get("control"),
+                        i["status"],
+                        i["summary"],
+                        _dump(i.get("detail") or {}),
+                    )
+                    for seq, i in enumerate(entry.get("items", []), start=1)
+                ],
+            )
+            self.db.execute("COMMIT")
+        except sqlite3.Error as err:
+            if self.db.in_transaction:
+                self.db.execute("ROLLBACK")
+            raise UserError(f"store {self.path}: cannot append to the machine-room log: {err}") from None
+        return inspection_id
+
+    def inspections(
+        self, since: str | None = None, kind: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Machine-room log entries, oldest first, with their items; since: an ISO date or time."""
+        sql, params = "SELECT * FROM inspections WHERE 1 = 1", []
+        if since:
+            sql += " AND started >= ?"
+            params.append(since)
+        if kind:
+            sql += " AND kind = ?"
+            params.append(kind)
+        sql += " ORDER BY id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(int(limit))
+        with self._reading():
+            rows = [dict(row) for row in self.db.execute(sql, params).fetchall()][::-1]
+            for row in rows:
+                row["items"] = [
+                    {**dict(i), "detail": _load(i["detail"]) or {}}
+                    for i in self.db.execute(
+                        "SELECT host, item, subject, control, status, summary, detail FROM inspection_items"
+                        " WHERE inspection_id = ? ORDER BY seq",
+                        (row["id"],),
+                    ).fetchall()
+                ]
+            return rows
+
+    # ------------------------------------------------------------------ weekly log reviews (logreview)
+
+    def save_log_review(self, record: dict[str, Any], run_id: int | None, report_dir: str | None) -> int:
+        """Keep a weekly log review (schema hisguard.log-review/1); returns its id."""
+        now = datetime.now(UTC).replace(microsecond=0).isoformat()
+        try:
+            cursor = self.db.execute(
+                "INSERT INTO log_reviews (since, until, reviewer, status, run_id, runner_ident, record,"
+                " report_dir, stored) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    record["since"],
+                    record["until"],
+                    record.get("reviewer"),
+                    record["status"],
+                    run_id,
+                    record.get("runner_ident"),
+                    _dump(record),
+                    report_dir,
+                    now,
+                ),
+            )
+        except sqlite3.Error as err:
+            raise UserError(f"store {self.path}: cannot keep the log review: {err}") from None
+        return int(cursor.lastrowid)
+
+    def log_review(self, review_id: int | None = None) -> dict[str, Any]:
+        """One review (None: the latest): its record plus id, report_dir and the sign-off columns."""
+        with self._reading():
+            if review_id is None:
+                row = self.db.execute("SELECT * FROM log_reviews ORDER BY id DESC LIMIT 1").fetchone()
+            else:
+                row = self.db.execute("SELECT * FROM log_reviews WHERE id = ?", (review_id,)).fetchone()
+            if row is None:
+                raise UserError(
+                    f"store {self.path} has no log review {review_id}; `hisguard logreview list` lists them"
+                    if review_id is not None
+                    else f"store {self.path} has no log review yet; run `hisguard logreview weekly` first"
+                )
+            return {
+                **(_load(row["record"]) or {}),
+                **{k: row[k] for k in ("id", "run_id", "report_dir", "signed_by", "signed", "actions")},
+            }
+
+    def log_reviews(self, limit: int = 20) -> list[dict[str, Any]]:
+        with self._reading():
+            rows = self.db.execute(
+                "SELECT id, since, until, reviewer, status, signed_by, signed, report_dir FROM log_reviews"
+                " ORDER BY id DESC LIMIT ?",
+                (int(limit),),
+            ).fetchall()
+            return [dict(row) for row in rows]
+
+    def sign_log_review(self, review_id: int, signed_by: str, actions: str | None) -> None:
+        """Record the reviewer's sign-off and the actions taken; a signed review cannot be signed again."""
+        now = datetime.now(UTC).replace(microsecond=0).isoformat()
+        review = self.log_review(review_id)
+        if review.get("signed"):
+            raise UserError(
+                f"log review {review_id} was signed by {review['signed_by']} on {review['signed']}"
+            )
+        try:
+            self.db.execute(
+                "UPDATE log_reviews SET signed_by = ?, signed = ?, actions = ? WHERE id = ?",
+                (signed_by, now, actions, review_id),
+            )
+        except sqlite3.Error as err:
+            raise UserError(f"store {self.path}: cannot sign log review {review_id}: {err}") from None
