@@ -10,8 +10,8 @@ from hisguard.runner import RunResult
 class Progress:
     """Pass .event as run_playbook(on_event=...)."""
 
-    def __init__(self, stream: TextIO = sys.stderr):
-        self.stream = stream
+    def __init__(self, stream: TextIO | None = None):
+        self.stream = stream or sys.stderr  # resolved per call: tests and callers may swap sys.stderr
         self.task: str | None = None
         self.counts: dict[str, int] = {}
         self.started = time.monotonic()
