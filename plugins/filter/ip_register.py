@@ -30,7 +30,8 @@ def ip_register_observed(facts, ignore=()):
 
 
 def ip_register_scan(seen, hosts_registers, infrastructure):
-    """P1.3.5 findings: the sweep's [{address, mac}] against {host: hisguard_interfaces} and infrastructure."""
+    """P1.3.5 findings: the sweep's [{address, mac}] against {host: hisguard_interfaces} and the
+    known infrastructure."""
     registered = {
         host: ip_register.register_entries(entries, f"{host}: hisguard_interfaces")
         for host, entries in (hosts_registers or {}).items()

@@ -1,7 +1,8 @@
 # Copyright: hisguard developers
 # Apache License 2.0 (see galaxy.yml)
-"""The equipment register (设备台账, P2.4.1 / P2.6.5): rows built from gathered facts, CSV in and out, and the
-reconciliation with a register file (账物相符). Plain functions, used by the asset_register module and unit-tested.
+"""The equipment register (设备台账, P2.4.1 / P2.6.5): rows built from gathered facts, CSV in and out,
+and the reconciliation with a register file (账物相符). Plain functions, used by the asset_register
+module and unit-tested.
 """
 
 from __future__ import annotations
@@ -128,7 +129,9 @@ def parse_register(text):
         raise AssetError("the register file is empty") from None
     columns = [headers.get(name.strip()) for name in header]
     if "host" not in columns:
-        raise AssetError(f"the register file has no host column (主机名 or Host); its columns are {', '.join(header)}")
+        raise AssetError(
+            f"the register file has no host column (主机名 or Host); its columns are {', '.join(header)}"
+        )
     rows, seen = [], set()
     kinds = {v: k for k, v in KINDS.items()}
     for number, values in enumerate(reader, start=2):
@@ -170,7 +173,9 @@ def reconcile(observed, register, unreachable=()):
                 differences.append(_difference(host, "no_asset_id"))
             for key in COMPARED:
                 if entry.get(key, "") != row.get(key, ""):
-                    differences.append(_difference(host, "mismatch", key, entry.get(key, ""), row.get(key, "")))
+                    differences.append(
+                        _difference(host, "mismatch", key, entry.get(key, ""), row.get(key, ""))
+                    )
     return differences
 
 

@@ -68,7 +68,9 @@ def observed_interfaces(facts, ignore=()):
             if address.is_loopback or address.is_link_local:
                 continue
             mac = iface.get("macaddress")
-            found.append({"interface": name, "address": str(address), "mac": normalize_mac(mac) if mac else None})
+            found.append(
+                {"interface": name, "address": str(address), "mac": normalize_mac(mac) if mac else None}
+            )
     return found
 
 
@@ -85,26 +87,32 @@ def check_host(register, observed):
             problems.append(f"registered address {entry['address']} is not configured on the host")
         elif entry["mac"] and seen["mac"] != entry["mac"]:
             problems.append(
-                f"{entry['address']} is on {seen['interface']} with MAC {seen['mac']}, the register says {entry['mac']}"
+                f"{entry['address']} is on {seen['interface']} with MAC {seen['mac']}, "
+                f"the register says {entry['mac']}"
             )
         else:
             matched.append(f"{entry['address']} on {seen['interface']} ({seen['mac']})")
     registered = {entry["address"] for entry in register}
     for item in observed:
         if item["address"] not in registered:
-            problems.append(f"{item['interface']} has address {item['address']} ({item['mac']}) that is not in the register")
+            problems.append(
+                f"{item['interface']} has address {item['address']} ({item['mac']}) "
+                "that is not in the register"
+            )
     return {"problems": problems, "matched": matched}
 
 
 def scan_networks(networks, intranet_cidrs, max_prefix=22):
-    """The networks to sweep, validated: each inside one of the intranet CIDRs and no larger than /max_prefix."""
+    """The networks to sweep, validated: each inside an intranet CIDR and no larger than /max_prefix."""
     try:
         intranet = [ipaddress.ip_network(str(c), strict=True) for c in intranet_cidrs or []]
         wanted = [ipaddress.ip_network(str(n), strict=True) for n in networks or []]
     except ValueError as err:
         raise RegisterError(f"not a network: {err}") from None
     if not intranet:
-        raise RegisterError("hisguard_intranet_cidrs is empty: the sweep only covers the intranet's own networks")
+        raise RegisterError(
+            "hisguard_intranet_cidrs is empty: the sweep only covers the intranet's own networks"
+        )
     if not wanted:
         raise RegisterError("no network to sweep (ip_register_scan_networks is empty)")
     for net in wanted:
@@ -112,11 +120,13 @@ def scan_networks(networks, intranet_cidrs, max_prefix=22):
             raise RegisterError(f"{net}: only IPv4 networks are swept")
         if not any(net.subnet_of(c) for c in intranet if c.version == 4):
             raise RegisterError(
-                f"{net} is not inside the intranet networks ({', '.join(map(str, intranet))}): refusing to sweep it"
+                f"{net} is not inside the intranet networks ({', '.join(map(str, intranet))}): "
+                "refusing to sweep it"
             )
         if net.prefixlen < int(max_prefix):
             raise RegisterError(
-                f"{net} is larger than /{max_prefix}: sweep smaller networks or raise ip_register_scan_max_prefix"
+                f"{net} is larger than /{max_prefix}: "
+                "sweep smaller networks or raise ip_register_scan_max_prefix"
             )
     return [str(n) for n in wanted]
 

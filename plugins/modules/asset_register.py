@@ -10,11 +10,13 @@ description:
   - Builds one row per device (asset number, host, type, vendor, model, serial, CPU, memory, disks, OS or
     software version, management address) from Linux hosts' hardware facts and switches' C(show version)
     (M(hisguard.infosec.switch_facts)).
-  - Writes C(assets-DATE.csv) (UTF-8 with a BOM so that Excel opens the Chinese headers) and C(assets-DATE.json)
-    into O(dest).
-  - With O(reconcile), compares the devices with a register file (CSV with the same columns, zh or en headers,
-    UTF-8 or GB18030) and returns every difference (账物相符): devices missing in the register, register entries
-    missing on the floor, unreachable devices, entries without an asset number, and field mismatches.
+  - Writes C(assets-DATE.csv) (UTF-8 with a BOM so that Excel opens the Chinese headers) and
+    C(assets-DATE.json) into O(dest).
+  - >-
+    With O(reconcile), compares the devices with a register file (CSV with the same columns, zh or en
+    headers, UTF-8 or GB18030) and returns every difference (账物相符) - devices missing in the register,
+    register entries missing on the floor, unreachable devices, entries without an asset number, and field
+    mismatches.
   - Runs on the controller (C(delegate_to) C(localhost) or a play on localhost).
 options:
   devices:
@@ -69,7 +71,9 @@ json:
   returned: always
   type: str
 rows:
-  description: The register rows, by field key (asset_id, host, kind, vendor, model, serial, cpu, memory_mb, disks, os, address).
+  description:
+    - The register rows, by field key (asset_id, host, kind, vendor, model, serial, cpu, memory_mb, disks,
+      os, address).
   returned: always
   type: list
   elements: dict
@@ -108,7 +112,11 @@ def build_rows(devices):
         elif device.get("kind") == "switch":
             rows.append(asset_register.switch_row(host, device.get("address"), device["switch"]))
         else:
-            rows.append(asset_register.linux_row(host, device.get("kind") or "other", device.get("address"), device["facts"]))
+            rows.append(
+                asset_register.linux_row(
+                    host, device.get("kind") or "other", device.get("address"), device["facts"]
+                )
+            )
     return sorted(rows, key=lambda row: row["host"]), sorted(unreachable)
 
 
@@ -165,8 +173,12 @@ def main():
     }
     if not module.check_mode:
         os.makedirs(params["dest"], mode=0o750, exist_ok=True)
-    changed = write(f"{base}.csv", ("\ufeff" + asset_register.to_csv(rows, params["lang"])).encode("utf-8"), module)
-    changed |= write(f"{base}.json", json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8"), module)
+    changed = write(
+        f"{base}.csv", ("\ufeff" + asset_register.to_csv(rows, params["lang"])).encode("utf-8"), module
+    )
+    changed |= write(
+        f"{base}.json", json.dumps(document, ensure_ascii=False, indent=2).encode("utf-8"), module
+    )
     module.exit_json(
         changed=changed,
         csv=f"{base}.csv",

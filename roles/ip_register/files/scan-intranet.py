@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""Read-only sweep of intranet networks for the ip_register role (P1.3.5): which addresses answer, with what MAC.
+"""Read-only sweep of intranet networks for the ip_register role (P1.3.5): which addresses answer, and
+their MACs.
 
 Usage: scan-intranet.py [--port 22] [--timeout 1.5] [--exclude OWN_ADDRESS]... NETWORK...
 Sends one ICMP echo (raw or unprivileged ICMP socket, whichever is allowed) and one TCP connect to
@@ -9,6 +10,7 @@ Prints JSON: {"seen": [{"address", "mac"}], "scanned": N, "icmp": "raw|dgram|una
 """
 
 import argparse
+import contextlib
 import errno
 import ipaddress
 import json
@@ -53,10 +55,8 @@ def icmp_send(sock, addresses):
         header = struct.pack("!BBHHH", 8, 0, 0, ident, seq & 0xFFFF)
         payload = b"hisguard-ip-register"
         packet = struct.pack("!BBHHH", 8, 0, checksum(header + payload), ident, seq & 0xFFFF) + payload
-        try:
+        with contextlib.suppress(OSError):  # unreachable at once: not seen
             sock.sendto(packet, (address, 0))
-        except OSError:
-            pass  # unreachable at once: not seen
 
 
 def icmp_replies(sock, kind, wanted):
