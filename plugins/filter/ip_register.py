@@ -41,8 +41,9 @@ def ip_register_scan(seen, hosts_registers, infrastructure):
 
 
 def ip_register_networks(networks, intranet_cidrs, max_prefix=22):
-    """The validated networks to sweep (inside the intranet CIDRs, no larger than /max_prefix)."""
-    return ip_register.scan_networks(networks, intranet_cidrs, max_prefix)
+    """{networks, error}: the networks to sweep if each is inside the intranet CIDRs and no larger than
+    /max_prefix, else the reason they are refused."""
+    return ip_register.checked_networks(networks, intranet_cidrs, max_prefix)
 
 
 class FilterModule:

@@ -131,6 +131,14 @@ def scan_networks(networks, intranet_cidrs, max_prefix=22):
     return [str(n) for n in wanted]
 
 
+def checked_networks(networks, intranet_cidrs, max_prefix=22):
+    """scan_networks without raising: {"networks": [...], "error": None} or {"networks": [], "error": why}."""
+    try:
+        return {"networks": scan_networks(networks, intranet_cidrs, max_prefix), "error": None}
+    except RegisterError as err:
+        return {"networks": [], "error": str(err)}
+
+
 def check_scan(seen, registered_hosts, infrastructure):
     """P1.3.5: addresses seen by the sweep against the register.
 

@@ -3,15 +3,42 @@
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 
+from hisguard import paths
 from hisguard.errors import UserError
 from hisguard.results import Result, load_results
 from hisguard.runner import RunResult, run_playbook
 
 ASSET_MODULE = "asset_register"
+
+
+def _asset_utils() -> ModuleType:
+    """plugins/module_utils/asset_register.py, imported by path (no Ansible collection loader needed)."""
+    source = paths.ROOT / "plugins" / "module_utils" / "asset_register.py"
+    spec = importlib.util.spec_from_file_location("hisguard._asset_register_utils", source)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def check_register_file(path: str | Path) -> Path:
+    """The resolved path of a readable register CSV; UserError saying what is wrong, before anything runs."""
+    path = Path(path).expanduser().resolve()
+    if not path.is_file():
+        raise UserError(f"register file {path} does not exist")
+    utils = _asset_utils()
+    try:
+        utils.parse_register(utils.decode_register(path.read_bytes()))
+    except OSError as err:
+        raise UserError(f"register file {path} cannot be read: {err.strerror}") from None
+    except utils.AssetError as err:
+        raise UserError(f"register file {path}: {err}") from None
+    return path
 
 
 @dataclass
@@ -74,10 +101,7 @@ def asset_register(
     """Write var/registers/assets-DATE.csv/.json from the devices' facts; reconcile with a register file."""
     extravars = {"asset_register_lang": lang}
     if reconcile:
-        path = Path(reconcile).expanduser().resolve()
-        if not path.is_file():
-            raise UserError(f"register file {path} does not exist")
-        extravars["asset_register_reconcile"] = str(path)
+        extravars["asset_register_reconcile"] = str(check_register_file(reconcile))
     found: dict = {}
 
     def handler(event: dict) -> None:

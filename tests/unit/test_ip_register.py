@@ -156,3 +156,12 @@ def test_scanner_refuses_more_than_1024_addresses():
     )
     assert done.returncode != 0
     assert "refusing to scan 2046 addresses" in done.stderr
+
+
+def test_checked_networks_give_the_reason_instead_of_raising():
+    assert ipr.checked_networks(["10.77.10.0/24"], ["10.77.10.0/24"]) == {
+        "networks": ["10.77.10.0/24"],
+        "error": None,
+    }
+    refused = ipr.checked_networks(["192.0.2.0/24"], ["10.77.10.0/24"])
+    assert refused["networks"] == [] and "refusing to sweep it" in refused["error"]
