@@ -17,7 +17,7 @@ from hisguard.runner import RunResult, run_playbook
 ASSET_MODULE = "asset_register"
 
 
-def _asset_utils() -> ModuleType:
+def asset_utils() -> ModuleType:
     """plugins/module_utils/asset_register.py, imported by path (no Ansible collection loader needed)."""
     source = paths.ROOT / "plugins" / "module_utils" / "asset_register.py"
     spec = importlib.util.spec_from_file_location("hisguard._asset_register_utils", source)
@@ -31,7 +31,7 @@ def check_register_file(path: str | Path) -> Path:
     path = Path(path).expanduser().resolve()
     if not path.is_file():
         raise UserError(f"register file {path} does not exist")
-    utils = _asset_utils()
+    utils = asset_utils()
     try:
         utils.parse_register(utils.decode_register(path.read_bytes()))
     except OSError as err:
