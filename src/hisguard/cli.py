@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "drill_fault",
     "inspect",
     "log_review",
+    "register",
 )
 
 

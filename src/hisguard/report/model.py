@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from hisguard.report.registers import RegisterView, build_registers
 from hisguard.results import SEVERITY, STATUSES, Result, combine_statuses, compliance_percent, group_results
 from hisguard.store import Run, Store, TrendPoint
 
@@ -73,6 +74,7 @@ class ReportData:
     trend: list[TrendPoint]
     headings: dict[str, str] = field(default_factory=dict)  # "P1", "P1.3" -> title in lang
     organization: str | None = None
+    registers: RegisterView | None = None  # equipment register, IP sweep (P2.4.1, P2.6.5, P1.3.5)
 
 
 def _natural_key(control_id: str) -> list[Any]:
@@ -264,4 +266,5 @@ def build(
         trend=store.trend(limit=trend_limit, kind=run.kind, until=run.id),
         headings=_headings(catalog, catalog_controls, lang),
         organization=organization,
+        registers=build_registers(results, lang),
     )
