@@ -1,6 +1,7 @@
 """Issue 4 end to end on the lab's workstations (all seven hardening roles): audit finds every seeded
 problem, harden fixes them, a second harden changes nothing, a second audit passes every automated
-control, and an operator's SSH session stays up throughout. The workstations are reset to their seeded state before and after."""
+control, and an operator's SSH session stays up throughout. The workstations are reset to their
+seeded state before and after."""
 
 import json
 import os

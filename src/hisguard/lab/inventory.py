@@ -39,6 +39,10 @@ def build(state_dir: Path, client_key: Path) -> dict[str, dict]:
     all_vars = {
         "hisguard_site": {"name": "hisguard lab hospital", "organization": "hospital"},
         "hisguard_intranet_cidrs": [INTRANET.subnet],
+        # Known addresses outside the host register: the controller's bridge (its MAC changes with podman).
+        "hisguard_infrastructure_addresses": [
+            {"address": INTRANET.gateway, "name": "controller (podman bridge)"},
+        ],
         "hisguard_mirror": {
             "host": "mirror.lab.internal",
             "address": host("mirror").intranet_ip,
