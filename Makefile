@@ -31,7 +31,10 @@ demo: setup
 	@echo "The compliance report (HTML, zh-CN) is the path printed on the 'report:' line above;"
 	@echo "English: hisguard report --lang en.  History: hisguard history."
 
-test: setup lint unit integration molecule
+# The lab tests and the molecule scenarios use separate containers and networks: they run side by side,
+# each target's output printed whole when it ends.
+test: setup lint unit
+	$(MAKE) --no-print-directory -j2 --output-sync=target integration molecule
 
 lint: setup
 	ruff check .
@@ -50,7 +53,8 @@ lab-up: setup
 integration: lab-up
 	pytest -q tests/integration
 
-molecule: setup
+# The scenarios run on the lab image, which `lab up` builds.
+molecule: lab-up
 	@set -e; for s in $(SCENARIOS); do echo "== molecule scenario $$s"; molecule test -s $$s; done
 
 bench: lab-up

@@ -1,6 +1,6 @@
 """Backups and restore drills under faults, with the real restic, PostgreSQL and SFTP.
 
-Two containers of the lab image on the backup role's own network (backup-net, 10.77.50.0/24,
+Two containers of the lab image on the backup role's own network (backup-faults-net, 10.77.51.0/24,
 --internal): backup-it-client (PostgreSQL with the lab's HIS data, a 1 MiB tmpfs at /srv/drill-tiny)
 and backup-it-target (the off-site SFTP server). playbooks/backup.yml enforces the backups through
 hisguard.runner; every drill goes through hisguard.drill.run_restore_drill (restore_drill.yml via
@@ -37,10 +37,10 @@ from hisguard.runner import run_playbook
 
 ROOT = Path(__file__).resolve().parents[2]
 IMAGE = "localhost/hisguard-lab:latest"
-NETWORK = "backup-net"
-SUBNET = "10.77.50.0/24"
-CLIENT, CLIENT_IP = "backup-it-client", "10.77.50.30"
-TARGET, TARGET_IP = "backup-it-target", "10.77.50.31"
+NETWORK = "backup-faults-net"
+SUBNET = "10.77.51.0/24"
+CLIENT, CLIENT_IP = "backup-it-client", "10.77.51.30"
+TARGET, TARGET_IP = "backup-it-target", "10.77.51.31"
 PASSWORD = "faults-it-" + secrets.token_hex(8)
 REPO = "/var/backups/hisguard/restic"
 PASSWORD_FILE = "/etc/hisguard/backup/restic.pass"
