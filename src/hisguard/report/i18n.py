@@ -368,3 +368,14 @@ def translator(lang: str):
         return text.format(**fields) if fields else text
 
     return t
+
+
+def layered_translator(lang: str, own: dict[str, dict[str, str]]):
+    """t(key): a report module's own strings (`own[lang]`) first, then the shared ones."""
+    shared = translator(lang)
+    table = own[check_lang(lang)]
+
+    def t(key: str, **fields: object) -> str:
+        return table[key].format(**fields) if key in table else shared(key, **fields)
+
+    return t

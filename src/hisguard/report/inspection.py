@@ -9,7 +9,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from hisguard.report.i18n import check_lang, translator
+from hisguard.report.i18n import check_lang, layered_translator
 
 FORMATS = ("html", "text")
 
@@ -100,14 +100,7 @@ STRINGS: dict[str, dict[str, str]] = {
 
 
 def strings(lang: str):
-    """t(key): this module's strings first, then the shared report strings."""
-    shared = translator(lang)
-    table = STRINGS[check_lang(lang)]
-
-    def t(key: str, **fields: object) -> str:
-        return table[key].format(**fields) if key in table else shared(key, **fields)
-
-    return t
+    return layered_translator(lang, STRINGS)
 
 
 def render_log(entries: list[dict[str, Any]], fmt: str, lang: str, since: str | None = None) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 
 from markupsafe import Markup
 
-from hisguard.report.i18n import check_lang, translator
+from hisguard.report.i18n import check_lang, layered_translator
 
 FORMATS = ("html", "json")
 
@@ -79,13 +79,7 @@ STRINGS: dict[str, dict[str, str]] = {
 
 
 def strings(lang: str):
-    shared = translator(lang)
-    table = STRINGS[check_lang(lang)]
-
-    def t(key: str, **fields: object) -> str:
-        return table[key].format(**fields) if key in table else shared(key, **fields)
-
-    return t
+    return layered_translator(lang, STRINGS)
 
 
 def render_review(review: dict[str, Any], fmt: str, lang: str) -> str:
