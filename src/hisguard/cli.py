@@ -21,6 +21,7 @@ COMMAND_MODULES = (
     "incident",
     "drill",
     "drill_fault",
+    "vendor_access",
 )
 
 
