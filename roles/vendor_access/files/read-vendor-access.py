@@ -17,6 +17,8 @@ STATE_DIR = "/etc/hisguard/vendor-access"
 KEYS_DIR = "/etc/ssh/hisguard-vendor-keys"
 SYSTEMD_DIR = "/etc/systemd/system"
 SESSION_WRAPPER = "/usr/local/sbin/hisguard-vendor-session"
+# Seconds after the expiry a grant may take to close (its timer, else the sweep every 5 minutes).
+GRACE = 360
 
 
 def run(*argv: str) -> subprocess.CompletedProcess:
@@ -69,8 +71,8 @@ def main() -> int:
     prefix, group = sys.argv[1], sys.argv[2]
     now = time.time()
     all_grants = grants()
-    active = [g for g in all_grants if g.get("expires_epoch", 0) > now]
-    overdue = [g for g in all_grants if g.get("expires_epoch", 0) <= now]
+    active = [g for g in all_grants if g.get("expires_epoch", 0) + GRACE > now]
+    overdue = [g for g in all_grants if g.get("expires_epoch", 0) + GRACE <= now]
     active_users = {g.get("user") for g in active}
     active_ips = {g.get("from_ip") for g in active if g.get("from_ip")}
     accounts = vendor_accounts(prefix, group)
