@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from hisguard import vendor_access
+from hisguard.commands.controls import format_table
 from hisguard.progress import Progress, summary
 
 
@@ -104,22 +105,7 @@ def _list(args: argparse.Namespace) -> int:
     if not rows:
         print("no vendor access grants" + (f" with status {args.status}" if args.status else ""))
         return 0
-    header = ("GRANT", "STATUS", "HOST", "ACCOUNT", "VENDOR", "TICKET", "APPROVER", "GRANTED", "EXPIRES")
-    lines = [header] + [
-        (
-            r["id"],
-            r["status"],
-            r["host"],
-            r["account"],
-            r["vendor_name"] or r["vendor"],
-            r["ticket"],
-            r["approver"],
-            r["granted"],
-            r["expires"],
-        )
-        for r in rows
-    ]
-    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
-    for line in lines:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+    header = ["GRANT", "STATUS", "HOST", "ACCOUNT", "VENDOR", "TICKET", "APPROVER", "GRANTED", "EXPIRES"]
+    keys = ("id", "status", "host", "account", "vendor_name", "ticket", "approver", "granted", "expires")
+    print(format_table(header, [[str(r[k] or "") for k in keys] for r in rows]))
     return 0
