@@ -23,6 +23,23 @@ CONTAINER = host(HOST).container
 ROGUE = "v-rogue-0badc0de"
 SESSIONS = "/var/log/hisguard/vendor-sessions"
 GRANT_SECONDS: list[float] = []  # how long a grant run took here
+# At the end: close any grant left by a failed test, then remove what the grants installed on the shared host.
+REVOKE_ALL = (
+    "for f in /etc/hisguard/vendor-access/*.json; do [ -e $f ] &&"
+    " /usr/local/sbin/hisguard-vendor-revoke --reason test-cleanup $(basename $f .json); done"
+)
+UNINSTALL = " ".join(
+    [
+        "systemctl disable --now hisguard-vendor-sweep.timer;",
+        "rm -rf /etc/systemd/system/hisguard-vendor-* /etc/sudoers.d/hisguard-vendor",
+        "/etc/ssh/sshd_config.d/50-hisguard-vendor.conf /etc/ssh/hisguard-vendor-keys",
+        "/etc/hisguard/vendor-access /etc/hisguard/vendor-access.nft /var/log/hisguard/vendor-sessions",
+        "/usr/local/sbin/hisguard-vendor-*;",
+        "nft delete table inet hisguard_vendor_access; groupdel hisguard-vendor;",
+        "rmdir /etc/hisguard /var/log/hisguard 2>/dev/null;",
+        "systemctl daemon-reload; systemctl reload ssh; true",
+    ]
+)
 
 
 def on_host(script: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -72,7 +89,7 @@ def store(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("HISGUARD_DB", str(tmp_path_factory.mktemp("vendor") / "hisguard.db"))
         yield
-    on_host(f"userdel -r {ROGUE} 2>/dev/null; true")
+    on_host(f"userdel -r {ROGUE} 2>/dev/null; {REVOKE_ALL}; {UNINSTALL}")
 
 
 def test_bad_input_is_refused(capsys):
