@@ -59,20 +59,28 @@ def ssh(account: str, key: str, command: str, **kwargs) -> subprocess.Popen | su
     return subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
 
 
-def grant(duration: str, *extra: str) -> dict:
+def grant(duration: str, *extra: str, check: bool = True) -> dict:
     before = {row["id"] for row in vendor_access.list_grants()}
     started = time.monotonic()
     base = ["vendor-access", "grant", "--host", HOST, "--vendor", "Acme Test", "--ticket", "IT-P125"]
-    assert main([*base, "--approver", "lab-lead", "--duration", duration, "-q", *extra]) == 0
+    code = main([*base, "--approver", "lab-lead", "--duration", duration, "-q", *extra])
+    assert code == 0 or not check
     GRANT_SECONDS.append(time.monotonic() - started)
     (row,) = [row for row in vendor_access.list_grants() if row["id"] not in before]
     return row
 
 
-def expiring_duration() -> str:
-    """1m on a quiet machine; longer on a loaded one, so that the grant outlives its own setup."""
-    slowest = max(GRANT_SECONDS, default=30.0)
-    return f"{max(1, math.ceil((slowest * 1.5 + 15) / 60))}m"
+def expiring_grant() -> dict:
+    """1m on a quiet machine. A grant whose expiry passes during its own setup fails (a loaded machine):
+    then again, longer; the host closes the failed one itself."""
+    minutes = max(1, math.ceil((max(GRANT_SECONDS, default=30.0) * 1.5 + 15) / 60))
+    for _ in range(3):
+        row = grant(f"{minutes}m", "--from-ip", INTRANET.gateway, check=False)
+        left = datetime.fromisoformat(row["expires"]).timestamp() - time.time()
+        if row["outcome"] == "granted" and left > 20:  # time enough to log in before the expiry
+            return row
+        minutes *= 2
+    pytest.fail("the grant outlived its setup in none of 3 attempts: the machine is too slow")
 
 
 def audit() -> dict:
@@ -111,7 +119,7 @@ def test_revoke_ends_a_live_session():
 
 
 def test_grant_expires_on_the_host_with_the_controller_stopped():
-    row = grant(expiring_duration(), "--from-ip", INTRANET.gateway)
+    row = expiring_grant()
     account, marker = row["account"], f"marker-{row['id']}"
     done = ssh(account, row["key_file"], f"echo {marker}; id -un")
     assert done.returncode == 0, done.stderr
