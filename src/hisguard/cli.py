@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "inspect",
     "log_review",
     "register",
+    "vendor_access",
 )
 
 

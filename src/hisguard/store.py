@@ -128,8 +128,37 @@ MIGRATIONS: list[str] = [
         PRIMARY KEY (drill_id, host)
     );
     """,
-    # 4: reserved for another branch (the vendor register); the lead replaces this placeholder when merging.
-    "SELECT 1;",
+    # vendor remote access (issue 8, P1.2.5): every grant (also failed attempts) and every revocation.
+    """
+    CREATE TABLE vendor_grants (
+        id TEXT PRIMARY KEY,               -- 8 hex digits; names the account v-<vendor>-<id>
+        host TEXT NOT NULL,
+        address TEXT,
+        vendor TEXT NOT NULL,              -- as in the account name
+        vendor_name TEXT,
+        account TEXT NOT NULL,
+        ticket TEXT NOT NULL,
+        approver TEXT NOT NULL,
+        granted_by TEXT,
+        granted TEXT NOT NULL,
+        expires TEXT NOT NULL,
+        from_ip TEXT,
+        key_fingerprint TEXT,
+        key_file TEXT,                     -- the generated private key, or the vendor's public key file
+        outcome TEXT NOT NULL CHECK (outcome IN ('granted', 'failed')),
+        runner_ident TEXT                  -- var/runs/<ident>
+    );
+    CREATE TABLE vendor_revocations (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        grant_id TEXT NOT NULL REFERENCES vendor_grants(id),
+        time TEXT NOT NULL,
+        reason TEXT,
+        revoked_by TEXT,
+        outcome TEXT NOT NULL CHECK (outcome IN ('revoked', 'already_revoked', 'failed')),
+        runner_ident TEXT
+    );
+    CREATE INDEX vendor_revocations_by_grant ON vendor_revocations (grant_id);
+    """,
     # machine-room log (机房日志, issue 8: P2.4.2, P2.4.8, P2.7.3): one append-only entry per inspection with
     # its items; the weekly log reviews (P2.4.10, P2.5.2) with their findings and sign-off.
     """
@@ -868,3 +897,56 @@ class Store:
             )
         except sqlite3.Error as err:
             raise UserError(f"store {self.path}: cannot sign log review {review_id}: {err}") from None
+
+    # ------------------------------------------------------------------ vendor access (P1.2.5)
+
+    _GRANT_COLUMNS = (
+        "id",
+        "host",
+        "address",
+        "vendor",
+        "vendor_name",
+        "account",
+        "ticket",
+        "approver",
+        "granted_by",
+        "granted",
+        "expires",
+        "from_ip",
+        "key_fingerprint",
+        "key_file",
+        "outcome",
+        "runner_ident",
+    )
+    _REVOCATION_COLUMNS = ("grant_id", "time", "reason", "revoked_by", "outcome", "runner_ident")
+
+    def _insert(self, table: str, columns: tuple[str, ...], row: dict[str, Any]) -> None:
+        try:
+            self.db.execute(
+                f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+                [row.get(column) for column in columns],
+            )
+        except sqlite3.Error as err:
+            raise UserError(f"store {self.path}: cannot store into {table}: {err}") from None
+
+    def save_vendor_grant(self, grant: dict[str, Any]) -> None:
+        self._insert("vendor_grants", self._GRANT_COLUMNS, grant)
+
+    def save_vendor_revocation(self, revocation: dict[str, Any]) -> None:
+        self._insert("vendor_revocations", self._REVOCATION_COLUMNS, revocation)
+
+    def vendor_grants(self) -> list[dict[str, Any]]:
+        """Every stored grant, newest first, each with its `revocations` (oldest first)."""
+        with self._reading():
+            rows = [
+                dict(row) for row in self.db.execute("SELECT * FROM vendor_grants ORDER BY granted DESC, id")
+            ]
+            revocations: dict[str, list[dict[str, Any]]] = {}
+            for row in self.db.execute("SELECT * FROM vendor_revocations ORDER BY id"):
+                revocations.setdefault(row["grant_id"], []).append(dict(row))
+        for row in rows:
+            row["revocations"] = revocations.get(row["id"], [])
+        return rows
+
+    def vendor_grant(self, grant_id: str) -> dict[str, Any] | None:
+        return next((row for row in self.vendor_grants() if row["id"] == grant_id), None)
