@@ -34,6 +34,7 @@ DEFAULTS = {
     "operator": "root",
     "protected": ["root"],
     "service_accounts": [],
+    "delegated_groups": [],
     "sudo_allowed_principals": [],
     "password_policy": {},
     "faillock": {},
@@ -101,6 +102,10 @@ def main() -> None:
     shadow = acc.shadow_status(shadow_text, int(time.time() // 86400))
     del shadow_text
     memberships = acc.group_memberships(passwd, groups)
+    # Members of delegated groups (vendor accounts) belong to another control's audit.
+    delegated = {login for group in p["delegated_groups"] for login in memberships.get(group, [])}
+    passwd = [entry for entry in passwd if entry["login"] not in delegated]
+    memberships = {name: [m for m in logins if m not in delegated] for name, logins in memberships.items()}
     protected = sorted(set(p["protected"]) | {"root", p["operator"]})
 
     accounts = acc.evaluate_accounts(
@@ -119,7 +124,7 @@ def main() -> None:
         memberships,
         roster=roster,
         admin_group=p["admin_group"],
-        allowed_principals=p["sudo_allowed_principals"],
+        allowed_principals=[*p["sudo_allowed_principals"], *(f"%{g}" for g in p["delegated_groups"])],
         operator=p["operator"],
         protected=protected,
         existing_logins={e["login"] for e in passwd},
