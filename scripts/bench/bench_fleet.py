@@ -16,7 +16,9 @@ Full audit / enforce = playbooks/controls.yml with hisguard_mode audit / enforce
 var/bench/fleet/inventory (the lab's group_vars, the bench hosts in `workstations` and `intranet`). Each
 run starts with cold SSH connections (its own ControlPath directory). Peak memory is the largest sum, over
 samples every 0.5 s, of the PSS of ansible-playbook, its forks and their ssh processes (ControlMasters
-included). Results: printed, and written to var/bench/fleet.json.
+included). CPU s is the user + system CPU time of ansible-playbook and every process it reaped (forks,
+ssh clients): on a small controller shared with the hosts it is the scarce resource, and it varies far
+less with the machine's load than wall time. Results: printed, and written to var/bench/fleet.json.
 """
 
 from __future__ import annotations
@@ -28,11 +30,11 @@ import datetime
 import json
 import os
 import re
+import resource
 import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -228,6 +230,12 @@ def _masters(control_dir: str) -> list[int]:
     return found
 
 
+def _children_cpu() -> float:
+    """User + system CPU seconds of every reaped descendant (ansible-playbook, its forks, ssh)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
 def tree_pss_mib(root: int, control_dir: str) -> float:
     tree, pids, todo = _children(), set(), [root, *_masters(control_dir)]
     while todo:
@@ -255,6 +263,7 @@ def run_playbook(name: str, inv: Path, count: int) -> dict:
         if extra:
             cmd += ["-e", json.dumps(extra)]
         peak = 0.0
+        cpu_before = _children_cpu()
         with log.open("w") as out:
             started = time.monotonic()
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -262,6 +271,7 @@ def run_playbook(name: str, inv: Path, count: int) -> dict:
                 peak = max(peak, tree_pss_mib(proc.pid, control_dir))
                 time.sleep(0.5)
             wall = time.monotonic() - started
+        cpu = _children_cpu() - cpu_before
         for pid in _masters(control_dir):  # do not leave this run's ControlMasters behind
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
@@ -273,6 +283,7 @@ def run_playbook(name: str, inv: Path, count: int) -> dict:
         "rc": proc.returncode,
         "wall_s": round(wall, 1),
         "per_host_s": round(wall / count, 2),
+        "cpu_s": round(cpu, 1),
         "peak_mib": round(peak),
         "per_host_mib": round(peak / count, 1),
         "hosts_ok": sum(1 for r in recap if r[3] == "0" and r[4] == "0"),
@@ -293,19 +304,27 @@ def _count(values) -> dict[str, int]:
 # ---- main -----------------------------------------------------------------------------------------
 
 
+COLUMNS = ("N", "run", "wall s", "s/host", "x floor", "CPU s", "CPU/host", "peak MiB", "MiB/host", "hosts ok")
+
+
 def table(rows: list[dict]) -> str:
+    """A Markdown table (docs/benchmarks.md takes it as is)."""
     floors = {r["n"]: r["wall_s"] for r in rows if r["run"] == "floor"}
-    lines = [
-        "|   N | run      | wall s | s/host | peak MiB | MiB/host | ratio to floor | hosts ok | changed | results |",
-        "| --: | -------- | -----: | -----: | -------: | -------: | -------------: | -------: | ------: | ------: |",
-    ]
+    lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---:" for _ in COLUMNS) + "|"]
     for r in rows:
-        ratio = f"{r['wall_s'] / floors[r['n']]:.2f}" if r["n"] in floors else "-"
-        lines.append(
-            f"| {r['n']:>3} | {r['run']:<8} | {r['wall_s']:>6.1f} | {r['per_host_s']:>6.2f} | {r['peak_mib']:>8} "
-            f"| {r['per_host_mib']:>8.1f} | {ratio:>14} | {r['hosts_ok']:>5}/{r['n']:<2} | {r['changed']:>7} "
-            f"| {r['results']:>7} |"
+        cells = (
+            r["n"],
+            r["run"],
+            f"{r['wall_s']:.1f}",
+            f"{r['per_host_s']:.2f}",
+            f"{r['wall_s'] / floors[r['n']]:.2f}" if r["n"] in floors else "-",
+            f"{r['cpu_s']:.0f}",
+            f"{r['cpu_s'] / r['n']:.2f}",
+            r["peak_mib"],
+            f"{r['per_host_mib']:.1f}",
+            f"{r['hosts_ok']}/{r['n']}",
         )
+        lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
 
 
@@ -347,8 +366,8 @@ def main() -> int:
                 row = run_playbook(name, inv, count)
                 rows.append(row)
                 print(
-                    f"N={count} {name}: {row['wall_s']} s, peak {row['peak_mib']} MiB, rc {row['rc']}, "
-                    f"hosts ok {row['hosts_ok']}/{count}, changed {row['changed']}, results {row['statuses']}",
+                    f"N={count} {name}: {row['wall_s']} s, peak {row['peak_mib']} MiB, rc {row['rc']}, hosts "
+                    f"ok {row['hosts_ok']}/{count}, changed {row['changed']}, results {row['statuses']}",
                     flush=True,
                 )
     except KeyboardInterrupt:
@@ -358,10 +377,12 @@ def main() -> int:
         if not args.keep:
             cleanup()
         meta["load_after"] = os.getloadavg()
-        (paths.var_dir() / "bench" / "fleet.json").write_text(json.dumps({**meta, "rows": rows}, indent=2) + "\n")
+        (paths.var_dir() / "bench" / "fleet.json").write_text(
+            json.dumps({**meta, "rows": rows}, indent=2) + "\n"
+        )
     print()
     print(table(rows))
-    print(f"load average before {meta['load_before']}, after {meta['load_after']}; results: var/bench/fleet.json")
+    print(f"load average before {meta['load_before']}, after {meta['load_after']} (var/bench/fleet.json)")
     return 0
 
 

@@ -64,7 +64,7 @@ def test_ansible_pull_audits_the_workstation_and_changes_nothing(workstation):
 
     results = json.loads(sh(f"cat {RESULTS}").stdout)["results"]
     assert {r["host"] for r in results} == {"localhost"}
-    assert WORKSTATION_CONTROLS <= {r["control"] for r in results}
+    assert {r["control"] for r in results} >= WORKSTATION_CONTROLS
     # The image is not hardened (no module blocks, no udev rule): the audit says so.
     removable = next(r for r in results if r["control"] == "P1.3.6")
     assert removable["status"] == "fail"
