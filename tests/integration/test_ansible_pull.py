@@ -17,7 +17,31 @@ ROOT = Path(__file__).resolve().parents[2]
 WHEELHOUSE = ROOT / "var" / "wheelhouse"
 CONTAINER = f"hisguard-pull-test-{os.getpid()}"
 RESULTS = "/var/lib/hisguard/results.json"
-WORKSTATION_CONTROLS = {"P1.3.6", "P1.3.7", "P1.3.8", "P1.3.9", "P2.5.1"}
+WORKSTATION_CONTROLS = {
+    "P1.3.6",
+    "P1.3.7",
+    "P1.4.13",
+    "P2.5.3",
+    "P1.3.8",
+    "P1.4.14",
+    "P2.5.4",
+    "P1.3.9",
+    "P1.4.6",
+}
+# The site settings the IT department installs on its workstations (here: the lab's).
+SITE_SETTINGS = """\
+hisguard_intranet_cidrs: [10.77.10.0/24]
+hisguard_mirror:
+  host: mirror.lab.internal
+  address: 10.77.10.12
+  apt_url: http://mirror.lab.internal/debian
+  clamav_url: http://mirror.lab.internal/clamav
+  clamav_official_databases: []
+  clamav_custom_databases: [hisguard-eicar.hdb]
+hisguard_internet_canaries:
+  - {address: 198.51.100.80, tcp_port: 80, http_url: "http://198.51.100.80/", dns_server: 198.51.100.80,
+     dns_name: canary.example.com}
+"""
 
 
 def sh(script: str) -> subprocess.CompletedProcess:
@@ -41,9 +65,19 @@ def workstation():
         proc = sh(
             "python3 -m venv /opt/ansible && "
             "/opt/ansible/bin/pip install -q --no-index --find-links /srv/wheelhouse ansible-core && "
-            "git clone -q --bare /srv/hisguard.bundle /srv/hisguard.git"
+            "git init -q --bare -b main /srv/hisguard.git && "
+            "git -C /srv/hisguard.git fetch -q /srv/hisguard.bundle HEAD:refs/heads/main"
         )
         assert proc.returncode == 0, proc.stderr
+        podman.run(
+            "exec",
+            "-i",
+            CONTAINER,
+            "bash",
+            "-c",
+            "install -d /etc/hisguard && cat > /etc/hisguard/local.yml",
+            input=SITE_SETTINGS,
+        )
         yield CONTAINER
     finally:
         podman.run("rm", "-f", "-t", "0", CONTAINER, check=False)
