@@ -304,7 +304,8 @@ def _count(values) -> dict[str, int]:
 # ---- main -----------------------------------------------------------------------------------------
 
 
-COLUMNS = ("N", "run", "wall s", "s/host", "x floor", "CPU s", "CPU/host", "peak MiB", "MiB/host", "hosts ok")
+COLUMNS = ("N", "run", "wall s", "s/host", "x floor", "CPU s", "CPU/host", "peak MiB", "MiB/host")
+COLUMNS += ("hosts ok", "changed")
 
 
 def table(rows: list[dict]) -> str:
@@ -323,6 +324,7 @@ def table(rows: list[dict]) -> str:
             r["peak_mib"],
             f"{r['per_host_mib']:.1f}",
             f"{r['hosts_ok']}/{r['n']}",
+            r["changed"],
         )
         lines.append("| " + " | ".join(str(c) for c in cells) + " |")
     return "\n".join(lines)
