@@ -13,6 +13,8 @@ SCENARIOS := $(notdir $(patsubst %/molecule.yml,%,$(wildcard molecule/*/molecule
 .PHONY: setup system demo test lint unit lab-up integration molecule bench lab-down clean
 
 setup: system $(VENV)/.installed
+	@# ansible-core wheels for workstations that run ansible-pull offline (and for its lab test)
+	@bash scripts/build-wheelhouse.sh
 
 system:
 	@bash scripts/install-system-packages.sh

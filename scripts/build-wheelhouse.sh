@@ -11,5 +11,5 @@ if ls "$dest"/ansible_core-"$version"-*.whl >/dev/null 2>&1; then
   exit 0
 fi
 mkdir -p "$dest"
-python3 -m pip download -q --only-binary=:all: --dest "$dest" "ansible-core==$version"
+.venv/bin/python -m pip download -q --only-binary=:all: --dest "$dest" "ansible-core==$version"
 echo "wheelhouse: $dest (ansible-core $version)"

@@ -3,6 +3,8 @@
 set -euo pipefail
 seeds=" ${LAB_SEEDS:-} "
 has() { [[ "$seeds" == *" $1 "* ]]; }
+# apt waits for a lock another apt run holds (a timer, a playbook) instead of failing the provisioning.
+apt() { DEBIAN_FRONTEND=noninteractive apt-get -qq -o DPkg::Lock::Timeout=300 -o Dpkg::Use-Pty=0 "$@" >/dev/null; }
 
 if ! has usb_storage_allowed; then
   printf 'install usb-storage /bin/false\ninstall uas /bin/false\ninstall sr_mod /bin/false\ninstall cdrom /bin/false\nblacklist usb-storage\nblacklist uas\nblacklist sr_mod\nblacklist cdrom\n' \
@@ -10,7 +12,7 @@ if ! has usb_storage_allowed; then
 fi
 
 if has no_antivirus; then
-  dpkg --purge clamav clamav-daemon clamav-freshclam clamdscan >/dev/null
+  apt purge -y clamav clamav-daemon clamav-freshclam clamdscan
 else
   curl -fsS -o /var/lib/clamav/hisguard-eicar.hdb http://mirror.lab.internal/clamav/hisguard-eicar.hdb
   chown clamav:clamav /var/lib/clamav/hisguard-eicar.hdb
@@ -22,12 +24,12 @@ else
 fi
 
 if has remote_desktop; then
-  dpkg -i /opt/lab-seeds/sunloginclient_*.deb >/dev/null
+  apt install -y /opt/lab-seeds/sunloginclient_*.deb
 fi
 
 if has unapproved_package; then
-  apt-get update -qq -o Dpkg::Use-Pty=0 >/dev/null
-  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq telnet >/dev/null
+  apt update
+  apt install -y telnet
 fi
 
 if has shared_account; then
