@@ -31,6 +31,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from labtools import corrupt_largest_pack
 
 from hisguard import drill
 from hisguard.runner import run_playbook
@@ -152,12 +153,7 @@ def test_drill_passes_first(lab):
 
 
 def test_corrupted_pack_fails_the_drill(lab):
-    exec_in(
-        CLIENT,
-        f"cp -a {REPO} {REPO}.good && pack=$(find {REPO}/data -type f -printf '%s %p\\n' | sort -n | tail -1 "
-        "| cut -d' ' -f2) && chmod u+w $pack && printf 'CORRUPTED-BY-THE-TEST' | "
-        "dd of=$pack bs=1 seek=2000 conv=notrunc status=none && rm -rf /var/cache/hisguard-restic",
-    )
+    exec_in(CLIENT, corrupt_largest_pack(REPO, f"{REPO}.good"))
     try:
         host = run_drill(lab)
     finally:

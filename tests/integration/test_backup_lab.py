@@ -5,11 +5,11 @@ database passes with RPO and RTO, and a corrupted pack file fails the drill."""
 
 import json
 import os
-import subprocess
-import sys
 import time
 
 import pytest
+from labtools import corrupt_largest_pack, hisguard
+from labtools import lab_shell as on
 
 from hisguard import drill, paths
 from hisguard.lab import inventory, lab
@@ -18,22 +18,6 @@ from hisguard.store import Store
 pytestmark = pytest.mark.lab
 REPO = "/var/backups/hisguard/restic"
 TIMER_DROPIN = "/etc/systemd/system/hisguard-backup.timer.d/zz-test-every-10s.conf"
-
-
-def on(host: str, command: str, check: bool = True) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        ["podman", "exec", f"hisguard-{host}", "bash", "-c", command], capture_output=True, text=True
-    )
-    assert not check or proc.returncode == 0, proc.stderr
-    return proc
-
-
-def hisguard(env: dict, *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        [sys.executable, "-m", "hisguard.cli", *args], capture_output=True, text=True, env=env
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
 
 
 def backup_state() -> tuple[dict, set[str]]:
@@ -119,10 +103,7 @@ def test_a_drill_passes_and_a_corrupted_pack_fails_it(env, tmp_path):
     with Store(tmp_path / "drills.db") as store:
         assert [d["ident"] for d in store.drills()] == [outcome.record["ident"]]
 
-    largest_pack = f"find {REPO}/data -type f -printf '%s %p\\n' | sort -n | tail -1 | cut -d' ' -f2"
-    on("srv-his", f"cp -a {REPO} /var/tmp/repo.good && pack=$({largest_pack}) && chmod u+w $pack && "
-                  "printf 'CORRUPTED-BY-THE-TEST' | dd of=$pack bs=1 seek=2000 conv=notrunc status=none && "
-                  "rm -rf /var/cache/hisguard-restic")  # fmt: skip
+    on("srv-his", corrupt_largest_pack(REPO, "/var/tmp/repo.good"))
     try:
         corrupted = drill.run_restore_drill(host="srv-his", db_path=tmp_path / "drills.db", lang="en")
     finally:

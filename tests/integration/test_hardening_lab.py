@@ -6,9 +6,9 @@ seeded state before and after."""
 import json
 import os
 import subprocess
-import sys
 
 import pytest
+from labtools import hisguard, lab_shell
 
 from hisguard.catalog import load_catalog
 from hisguard.lab import lab
@@ -35,29 +35,12 @@ def env(tmp_path_factory):
     lab.reset(WORKSTATIONS, log=lambda _msg: None)
 
 
-def hisguard(env: dict, *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run(
-        [sys.executable, "-m", "hisguard.cli", *args], capture_output=True, text=True, env=env
-    )
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
-
-
 def latest_results(env: dict) -> dict[tuple[str, str], str]:
     proc = hisguard(env, "report", "--format", "json", "--output", "-")
     assert proc.returncode == 0, proc.stderr
     # per host, each control's status combined over every role that reported it (the worst wins)
     hosts = json.loads(proc.stdout)["hosts"]
     return {(h["host"], c["control"]): c["status"] for h in hosts for c in h["controls"]}
-
-
-def lab_shell(name: str, command: str) -> str:
-    return subprocess.run(
-        ["podman", "exec", host(name).container, "bash", "-c", command],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
 
 
 def ssh_session(name: str) -> subprocess.Popen:
