@@ -96,7 +96,7 @@ def test_audit_harden_harden_audit(env):
         # The roster's accounts exist and the shared account is locked (homes are never deleted).
         accounts = lab_shell(
             "ws-04", "getent passwd zhangsan lisi | cut -d: -f1; passwd -S guest | cut -d' ' -f2"
-        )
+        ).stdout
         assert accounts.split() == ["zhangsan", "lisi", "L"]
 
         assert session.poll() is None, "the operator's SSH session was cut"
