@@ -9,14 +9,9 @@ plugins/modules/compliance_result.py so that ansible-doc renders it.
 from __future__ import annotations
 
 import datetime
-import os
-from pathlib import Path
 
 from ansible.plugins.action import ActionBase
 from ansible_collections.hisguard.infosec.plugins.module_utils import compliance
-
-# plugins/action/compliance_result.py -> collection root
-CATALOG_FILE = Path(__file__).resolve().parents[2] / "controls" / "catalog.yml"
 
 _ARGUMENT_SPEC = {
     "control": {"type": "str", "required": True},
@@ -27,27 +22,6 @@ _ARGUMENT_SPEC = {
     "remediation": {"type": "str"},
     "evidence": {"type": "dict", "default": {}},
 }
-
-_catalog_cache: dict[str, tuple[float, frozenset]] = {}
-
-
-def catalog_path() -> Path:
-    """The catalog beside the collection; HISGUARD_CATALOG overrides (tests, staged catalogs)."""
-    return Path(os.environ.get("HISGUARD_CATALOG") or CATALOG_FILE)
-
-
-def catalog_ids(path: Path) -> frozenset:
-    """Control IDs of the catalog, cached per file modification time (many tasks per run)."""
-    try:
-        mtime = path.stat().st_mtime
-    except OSError:
-        mtime = -1.0
-    cached = _catalog_cache.get(str(path))
-    if cached and cached[0] == mtime:
-        return cached[1]
-    ids = compliance.load_catalog_ids(path)
-    _catalog_cache[str(path)] = (mtime, ids)
-    return ids
 
 
 class ActionModule(ActionBase):
@@ -84,13 +58,13 @@ class ActionModule(ActionBase):
         problem = None
         waivers = []
         try:
-            known = catalog_ids(catalog_path())
+            known = compliance.catalog_ids(compliance.catalog_path())
         except compliance.ComplianceError as err:
             known = None
             problem = str(err)
         if known is not None and control not in known:
             problem = (
-                f"unknown control ID {control!r}: not in the control catalog {catalog_path()}; "
+                f"unknown control ID {control!r}: not in the control catalog {compliance.catalog_path()}; "
                 "fix the task's `control` or add the article to controls/catalog.yml"
             )
         if known is not None:

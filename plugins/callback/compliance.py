@@ -11,6 +11,7 @@ import tempfile
 from pathlib import Path
 
 from ansible.plugins.callback import CallbackBase
+from ansible_collections.hisguard.infosec.plugins.module_utils import compliance
 
 DOCUMENTATION = r"""
 name: compliance
@@ -100,6 +101,11 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_start(self, playbook):
         self.started = _now()
         self.playbook = getattr(playbook, "_file_name", None)
+        # Parsed once here, in the main process: every worker forked for a result inherits it.
+        try:
+            compliance.catalog_ids(compliance.catalog_path())
+        except compliance.ComplianceError:
+            pass  # each compliance_result task reports the catalog's problem itself
 
     def _collect(self, result):
         data = getattr(result, "result", None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime
 import fnmatch
+import os
 
 RESULTS_SCHEMA = "hisguard.results/1"
 
@@ -67,9 +68,10 @@ def load_catalog_ids(path):
     """Read a catalog YAML file and return its control IDs; ComplianceError naming the file."""
     import yaml  # controller-side only
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml: about 9x faster on the catalog
     try:
         with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
+            data = yaml.load(handle, Loader=loader)  # noqa: S506 (a safe loader)
     except FileNotFoundError:
         raise ComplianceError(f"control catalog {path} does not exist") from None
     except (OSError, UnicodeDecodeError) as err:
@@ -77,6 +79,52 @@ def load_catalog_ids(path):
     except yaml.YAMLError as err:
         raise ComplianceError(f"control catalog {path} is not valid YAML: {err}") from None
     return catalog_ids_from_data(data, source=f"control catalog {path}")
+
+
+_catalog_cache = {}
+
+
+def catalog_ids(path):
+    """load_catalog_ids, cached per file and modification time.
+
+    The compliance callback calls this once in the controller's main process when the playbook starts;
+    the workers Ansible forks for every result inherit the cache instead of parsing the catalog again.
+    """
+    try:
+        mtime = os.stat(path).st_mtime
+    except OSError:
+        mtime = -1.0
+    cached = _catalog_cache.get(str(path))
+    if cached and cached[0] == mtime:
+        return cached[1]
+    ids = load_catalog_ids(path)
+    _catalog_cache[str(path)] = (mtime, ids)
+    return ids
+
+
+def catalog_path(environ=None):
+    """The catalog of this collection (controls/catalog.yml); HISGUARD_CATALOG overrides it."""
+    environ = os.environ if environ is None else environ
+    if environ.get("HISGUARD_CATALOG"):
+        return environ["HISGUARD_CATALOG"]
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.realpath(__file__))))
+    return os.path.join(root, "controls", "catalog.yml")
+
+
+# --------------------------------------------------------------------------- tags
+
+
+def selected_controls(controls, run_tags=None, skip_tags=None, role_tags=()):
+    """The controls a role reports under --tags/--skip-tags, in the given order.
+
+    A role reports all its controls in one looped task tagged with all of them; this keeps `--tags
+    P1.4.14` reporting P1.4.14 only. Everything is selected when no tags were asked for (`all`),
+    with `tagged`, or with one of the role's own tags; `--skip-tags` removes controls.
+    """
+    run = set(run_tags or ["all"])
+    skip = set(skip_tags or [])
+    whole = bool(run & ({"all", "tagged"} | set(role_tags or ())))
+    return [control for control in controls or [] if (whole or control in run) and control not in skip]
 
 
 # --------------------------------------------------------------------------- status

@@ -1,6 +1,7 @@
 """plugins/module_utils/compliance.py: status, waiver validation and matching, catalog IDs."""
 
 import datetime
+import os
 
 import pytest
 
@@ -185,3 +186,40 @@ def test_load_catalog_ids_errors_name_the_file(tmp_path):
     wrong.write_text("- id: P1\n", encoding="utf-8")
     with pytest.raises(cu.ComplianceError, match="`controls:` list"):
         cu.load_catalog_ids(wrong)
+
+
+def test_catalog_ids_are_cached_until_the_file_changes(tmp_path):
+    path = tmp_path / "catalog.yml"
+    path.write_text("controls:\n  - id: P1.3.6\n", encoding="utf-8")
+    first = cu.catalog_ids(path)
+    assert cu.catalog_ids(path) is first
+    path.write_text("controls:\n  - id: P1.3.6\n  - id: P1.3.8\n", encoding="utf-8")
+    os.utime(path, (1, 1))  # a different mtime even within the file system's resolution
+    assert cu.catalog_ids(path) == {"P1.3.6", "P1.3.8"}
+
+
+def test_catalog_path_follows_the_environment(tmp_path):
+    assert cu.catalog_path({"HISGUARD_CATALOG": str(tmp_path / "c.yml")}) == str(tmp_path / "c.yml")
+    assert cu.catalog_path({}).endswith(os.path.join("controls", "catalog.yml"))
+
+
+# --------------------------------------------------------------------------- tags
+
+ANTIVIRUS = ["P1.3.8", "P1.4.14", "P2.5.1", "P2.5.4"]
+
+
+@pytest.mark.parametrize(
+    ("run", "skip", "expected"),
+    [
+        (None, None, ANTIVIRUS),
+        (["all"], [], ANTIVIRUS),
+        (["tagged"], [], ANTIVIRUS),
+        (["antivirus"], [], ANTIVIRUS),
+        (["P1.4.14"], [], ["P1.4.14"]),
+        (["P2.5.4", "P1.3.8"], [], ["P1.3.8", "P2.5.4"]),
+        (["all"], ["P2.5.1"], ["P1.3.8", "P1.4.14", "P2.5.4"]),
+        (["P1.3.6"], [], []),
+    ],
+)
+def test_selected_controls_follow_tags(run, skip, expected):
+    assert cu.selected_controls(ANTIVIRUS, run, skip, ["antivirus"]) == expected
