@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import json
 import os
@@ -102,10 +103,9 @@ class CallbackModule(CallbackBase):
         self.started = _now()
         self.playbook = getattr(playbook, "_file_name", None)
         # Parsed once here, in the main process: every worker forked for a result inherits it.
-        try:
+        # A broken catalog is reported by each compliance_result task itself.
+        with contextlib.suppress(compliance.ComplianceError):
             compliance.catalog_ids(compliance.catalog_path())
-        except compliance.ComplianceError:
-            pass  # each compliance_result task reports the catalog's problem itself
 
     def _collect(self, result):
         data = getattr(result, "result", None)
