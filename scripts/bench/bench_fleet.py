@@ -342,7 +342,7 @@ def main() -> int:
         parser.error(f"unknown run(s): {', '.join(sorted(unknown))}")
     if not 1 <= sizes[0] <= sizes[-1] <= 200:
         parser.error("sizes must be between 1 and 200")
-    if not podman.exists("container", MIRROR_CONTAINER):
+    if podman.run("exec", MIRROR_CONTAINER, "true", check=False).returncode != 0:
         parser.error("the lab's mirror is not running: `hisguard lab up` first")
 
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
@@ -375,6 +375,9 @@ def main() -> int:
     except KeyboardInterrupt:
         print("interrupted: cleaning up", file=sys.stderr)
         return 130
+    except (RuntimeError, podman.UserError) as err:  # a host or podman step failed: the message says which
+        print(f"bench_fleet: {err}; cleaning up", file=sys.stderr)
+        return 1
     finally:
         if not args.keep:
             cleanup()
