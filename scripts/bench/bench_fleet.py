@@ -18,7 +18,10 @@ run starts with cold SSH connections (its own ControlPath directory). Peak memor
 samples every 0.5 s, of the PSS of ansible-playbook, its forks and their ssh processes (ControlMasters
 included). CPU s is the user + system CPU time of ansible-playbook and every process it reaped (forks,
 ssh clients): on a small controller shared with the hosts it is the scarce resource, and it varies far
-less with the machine's load than wall time. Results: printed, and written to var/bench/fleet.json.
+less with the machine's load than wall time. Hosts CPU s is what the bench containers used during the
+run (their cgroups): here the hosts share the controller's CPUs, so it is part of the wall time, not of
+the controller's cost. Tasks/host is the PLAY RECAP's ok + skipped of the first host. Results: printed,
+and written to var/bench/fleet.json.
 """
 
 from __future__ import annotations
@@ -58,7 +61,9 @@ RUNS = {
     "enforce": ("playbooks/controls.yml", {"hisguard_mode": "enforce"}),
     "enforce2": ("playbooks/controls.yml", {"hisguard_mode": "enforce"}),
 }
-RECAP = re.compile(r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)", re.M)
+RECAP = re.compile(
+    r"^(\S+)\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+skipped=(\d+)", re.M
+)
 
 
 def bench_dir() -> Path:
@@ -236,6 +241,27 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+def cgroup_paths(count: int) -> list[str]:
+    """The cgroup of every bench host (podman's CgroupPath, below the cgroup mount)."""
+    names = [f"hisguard-{host_name(n)}" for n in range(1, count + 1)]
+    out = podman.run("inspect", "--format", "{{.State.CgroupPath}}", *names).stdout
+    return out.split()
+
+
+def hosts_cpu_s(cgroups: list[str]) -> float:
+    """CPU seconds the bench hosts have used so far: cgroup v1 cpuacct.usage, else v2 cpu.stat."""
+    total = 0.0
+    for cgroup in cgroups:
+        v1 = Path(f"/sys/fs/cgroup/cpuacct{cgroup}/cpuacct.usage")
+        if v1.exists():
+            total += int(v1.read_text()) / 1e9
+            continue
+        for line in Path(f"/sys/fs/cgroup{cgroup}/cpu.stat").read_text().splitlines():
+            if line.startswith("usage_usec "):
+                total += int(line.split()[1]) / 1e6
+    return total
+
+
 def tree_pss_mib(root: int, control_dir: str) -> float:
     tree, pids, todo = _children(), set(), [root, *_masters(control_dir)]
     while todo:
@@ -246,7 +272,7 @@ def tree_pss_mib(root: int, control_dir: str) -> float:
     return sum(_pss_kib(pid) for pid in pids) / 1024
 
 
-def run_playbook(name: str, inv: Path, count: int) -> dict:
+def run_playbook(name: str, inv: Path, count: int, cgroups: list[str]) -> dict:
     playbook, extra = RUNS[name]
     results_file = bench_dir() / "results" / f"{count}-{name}.json"
     results_file.unlink(missing_ok=True)
@@ -263,7 +289,7 @@ def run_playbook(name: str, inv: Path, count: int) -> dict:
         if extra:
             cmd += ["-e", json.dumps(extra)]
         peak = 0.0
-        cpu_before = _children_cpu()
+        cpu_before, hosts_before = _children_cpu(), hosts_cpu_s(cgroups)
         with log.open("w") as out:
             started = time.monotonic()
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -271,7 +297,7 @@ def run_playbook(name: str, inv: Path, count: int) -> dict:
                 peak = max(peak, tree_pss_mib(proc.pid, control_dir))
                 time.sleep(0.5)
             wall = time.monotonic() - started
-        cpu = _children_cpu() - cpu_before
+        cpu, hosts_cpu = _children_cpu() - cpu_before, hosts_cpu_s(cgroups) - hosts_before
         for pid in _masters(control_dir):  # do not leave this run's ControlMasters behind
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGTERM)
@@ -284,6 +310,8 @@ def run_playbook(name: str, inv: Path, count: int) -> dict:
         "wall_s": round(wall, 1),
         "per_host_s": round(wall / count, 2),
         "cpu_s": round(cpu, 1),
+        "hosts_cpu_s": round(hosts_cpu, 1),
+        "tasks_per_host": int(recap[0][1]) + int(recap[0][5]) if recap else 0,
         "peak_mib": round(peak),
         "per_host_mib": round(peak / count, 1),
         "hosts_ok": sum(1 for r in recap if r[3] == "0" and r[4] == "0"),
@@ -304,23 +332,26 @@ def _count(values) -> dict[str, int]:
 # ---- main -----------------------------------------------------------------------------------------
 
 
-COLUMNS = ("N", "run", "wall s", "s/host", "x floor", "CPU s", "CPU/host", "peak MiB", "MiB/host")
-COLUMNS += ("hosts ok", "changed")
+COLUMNS = ("N", "run", "tasks/host", "wall s", "s/host", "x floor", "CPU s", "CPU/host", "CPU x floor")
+COLUMNS += ("hosts CPU s", "peak MiB", "MiB/host", "hosts ok", "changed")
 
 
 def table(rows: list[dict]) -> str:
     """A Markdown table (docs/benchmarks.md takes it as is)."""
-    floors = {r["n"]: r["wall_s"] for r in rows if r["run"] == "floor"}
+    floors = {r["n"]: r for r in rows if r["run"] == "floor"}
     lines = ["| " + " | ".join(COLUMNS) + " |", "|" + "|".join("---:" for _ in COLUMNS) + "|"]
     for r in rows:
         cells = (
             r["n"],
             r["run"],
+            r["tasks_per_host"],
             f"{r['wall_s']:.1f}",
             f"{r['per_host_s']:.2f}",
-            f"{r['wall_s'] / floors[r['n']]:.2f}" if r["n"] in floors else "-",
+            f"{r['wall_s'] / floors[r['n']]['wall_s']:.2f}" if r["n"] in floors else "-",
             f"{r['cpu_s']:.0f}",
             f"{r['cpu_s'] / r['n']:.2f}",
+            f"{r['cpu_s'] / max(floors[r['n']]['cpu_s'], 0.1):.1f}" if r["n"] in floors else "-",
+            f"{r['hosts_cpu_s']:.0f}",
             r["peak_mib"],
             f"{r['per_host_mib']:.1f}",
             f"{r['hosts_ok']}/{r['n']}",
@@ -364,8 +395,9 @@ def main() -> int:
             seconds = start_fleet(count, ref, host_key)
             print(f"N={count}: {count} hosts started and provisioned in {seconds:.0f} s", flush=True)
             inv = write_inventory(count, host_key)
+            cgroups = cgroup_paths(count)
             for name in runs:
-                row = run_playbook(name, inv, count)
+                row = run_playbook(name, inv, count, cgroups)
                 rows.append(row)
                 print(
                     f"N={count} {name}: {row['wall_s']} s, peak {row['peak_mib']} MiB, rc {row['rc']}, hosts "
