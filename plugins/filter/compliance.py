@@ -9,4 +9,7 @@ from ansible_collections.hisguard.infosec.plugins.module_utils import compliance
 
 class FilterModule:
     def filters(self):
-        return {"selected_controls": compliance.selected_controls}
+        return {
+            "selected_controls": compliance.selected_controls,
+            "failed_checks": compliance.failed_checks,
+        }

@@ -14,6 +14,8 @@ import datetime
 import fnmatch
 import os
 
+from ansible.module_utils.parsing.convert_bool import boolean
+
 RESULTS_SCHEMA = "hisguard.results/1"
 
 PASS = "pass"
@@ -125,6 +127,15 @@ def selected_controls(controls, run_tags=None, skip_tags=None, role_tags=()):
     skip = set(skip_tags or [])
     whole = bool(run & ({"all", "tagged"} | set(role_tags or ())))
     return [control for control in controls or [] if (whole or control in run) and control not in skip]
+
+
+def failed_checks(checks):
+    """The messages of a role's failed input checks ({ok, msg} each), in order.
+
+    Each `msg` is read only when its check failed: in Ansible 2.19 reading a value renders its
+    template, and one task over the list costs a third of a loop that renders every message.
+    """
+    return [str(check["msg"]).strip() for check in checks or [] if not boolean(check["ok"], strict=False)]
 
 
 # --------------------------------------------------------------------------- status

@@ -223,3 +223,20 @@ ANTIVIRUS = ["P1.3.8", "P1.4.14", "P2.5.1", "P2.5.4"]
 )
 def test_selected_controls_follow_tags(run, skip, expected):
     assert cu.selected_controls(ANTIVIRUS, run, skip, ["antivirus"]) == expected
+
+
+def test_failed_checks_reads_the_message_of_failed_checks_only():
+    class Unrendered(dict):
+        def __getitem__(self, key):
+            if key == "msg" and dict.__getitem__(self, "ok") in (True, "True", "true"):
+                raise AssertionError("the message of a passing check was read")
+            return dict.__getitem__(self, key)
+
+    checks = [
+        Unrendered(ok=True, msg="never read"),
+        Unrendered(ok="False", msg=" a_var must be a path. "),
+        Unrendered(ok=False, msg="b_var must be set."),
+        Unrendered(ok="True", msg="never read"),
+    ]
+    assert cu.failed_checks(checks) == ["a_var must be a path.", "b_var must be set."]
+    assert cu.failed_checks([]) == []
