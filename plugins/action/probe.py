@@ -50,14 +50,20 @@ def pack(source: str, stdin: str | None) -> bytes:
 
 def python_command(executable: str, name: str, argv: list[str], packed: bytes | None) -> str:
     """The command that runs the packed program with `argv`: from stdin when `packed` is None."""
-    source = "sys.stdin.buffer.read()" if packed is None else f"base64.b64decode('{base64.b64encode(packed).decode()}')"
+    source = (
+        "sys.stdin.buffer.read()"
+        if packed is None
+        else f"base64.b64decode('{base64.b64encode(packed).decode()}')"
+    )
     bootstrap = _BOOTSTRAP.format(packed=source, name=name)
     return " ".join([shlex.quote(executable), "-c", shlex.quote(bootstrap), *map(shlex.quote, argv)])
 
 
 def shell_command(executable: str, source: str, name: str, argv: list[str]) -> str:
     """The command that runs the shell script `source` with `argv` ($0 is its name)."""
-    return " ".join([shlex.quote(executable), "-c", shlex.quote(source), shlex.quote(name), *map(shlex.quote, argv)])
+    return " ".join(
+        [shlex.quote(executable), "-c", shlex.quote(source), shlex.quote(name), *map(shlex.quote, argv)]
+    )
 
 
 class ActionModule(ActionBase):
@@ -77,16 +83,19 @@ class ActionModule(ActionBase):
         executable = args["executable"] or ("/bin/bash" if is_shell else self._python(task_vars))
         if is_shell:
             if args["stdin"] is not None:
-                raise AnsibleActionFail(f"{name}: `stdin` is for Python programs only; pass the data in `argv`")
+                raise AnsibleActionFail(
+                    f"{name}: `stdin` is for Python programs only; pass the data in `argv`"
+                )
             command, in_data = shell_command(executable, source, name, args["argv"]), None
         else:
             packed = pack(source, args["stdin"])
             in_data = packed if self._connection.has_pipelining else None
             command = python_command(executable, name, args["argv"], None if in_data else packed)
         command = f"{self._compute_environment_string()} {command}".strip()
-        if len(command.encode("utf-8")) > MAX_COMMAND_BYTES:
+        size = len(command.encode("utf-8"))
+        if size > MAX_COMMAND_BYTES:
             raise AnsibleActionFail(
-                f"{name}: the packed program and its arguments are {len(command.encode('utf-8'))} bytes, over the "
+                f"{name}: the command with its program and arguments is {size} bytes, over the "
                 f"{MAX_COMMAND_BYTES} a remote command may have; make the program or its data smaller"
             )
 
@@ -110,7 +119,9 @@ class ActionModule(ActionBase):
         try:
             path = self._find_needle("files", args["script"])
         except AnsibleActionFail as err:
-            raise AnsibleActionFail(f"probe script {args['script']!r} not found in the role's files/: {err}") from None
+            raise AnsibleActionFail(
+                f"probe script {args['script']!r} not found in the role's files/: {err}"
+            ) from None
         with open(path, encoding="utf-8") as handle:
             return args["name"] or args["script"], handle.read()
 

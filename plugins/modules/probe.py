@@ -44,7 +44,8 @@ options:
 notes:
   - The command, program included, must stay under 120 000 bytes (Linux caps one argument at 128 KiB);
     a larger one fails the task with a message before anything runs.
-  - Never pass secrets in O(argv), or in O(stdin) over podman; the command is visible in the host's process list.
+  - Never pass secrets in O(argv), or in O(stdin) over podman; the command is visible in the host's
+    process list.
 attributes:
   check_mode:
     support: full

@@ -43,5 +43,7 @@ def test_python_program_on_the_commands_stdin():
 
 
 def test_shell_script_gets_its_name_and_arguments():
-    out = run(probe.shell_command("/bin/bash", 'printf "%s|" "$0" "$@"; echo "$HG"', "read.sh", ["a b", "$c"]))
+    out = run(
+        probe.shell_command("/bin/bash", 'printf "%s|" "$0" "$@"; echo "$HG"', "read.sh", ["a b", "$c"])
+    )
     assert out == "read.sh|a b|$c|\n"

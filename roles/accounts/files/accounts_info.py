@@ -3,7 +3,7 @@
 # Apache License 2.0 (see galaxy.yml)
 """Read accounts, sudoers, PAM password policy and idle timeout on the host, and evaluate them.
 
-Run by roles/accounts/tasks/read.yml as `python3 -c <this file>` with one JSON document on stdin:
+Run by roles/accounts/tasks/read.yml (hisguard.infosec.probe) with one JSON document on stdin:
 {"logic": <the source of plugins/module_utils/accounts.py>, "params": {...}}. Roles inside a
 collection cannot ship their own modules, and the logic lives in module_utils so that it is
 unit-tested (tests/unit/test_accounts.py). Prints one JSON document: the findings per control, the
