@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Benchmark: the fleet. N workstation containers; wall time and controller peak memory of a full audit,
 a full enforce and a second enforce, against the same N running only ansible.builtin.setup (the floor of
-any Ansible-based audit).
+any Ansible-based audit), and 36 no-op tasks per host (`noop`: what the audit's task count alone costs).
 
-    python scripts/bench/bench_fleet.py [--sizes 10,25,50] [--runs floor,audit,enforce,enforce2] [--keep]
+    python scripts/bench/bench_fleet.py [--sizes 10,25,50] [--runs floor,noop,audit,enforce,enforce2] [--keep]
 
 Hosts: `hisguard-bench-ws-NN` from the lab image (systemd, ~35 MB each), provisioned like the lab's
 compliant workstation (provision/common.sh + workstation.sh, no seeds), on their own internal podman
@@ -57,6 +57,7 @@ FIRST_HOST_OCTET = 10
 PROVISION_WORKERS = 4
 RUNS = {
     "floor": ("scripts/bench/fleet_floor.yml", {}),
+    "noop": ("scripts/bench/fleet_noop.yml", {}),
     "audit": ("playbooks/controls.yml", {"hisguard_mode": "audit"}),
     "enforce": ("playbooks/controls.yml", {"hisguard_mode": "enforce"}),
     "enforce2": ("playbooks/controls.yml", {"hisguard_mode": "enforce"}),
