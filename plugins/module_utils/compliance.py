@@ -14,8 +14,6 @@ import datetime
 import fnmatch
 import os
 
-from ansible.module_utils.parsing.convert_bool import boolean
-
 RESULTS_SCHEMA = "hisguard.results/1"
 
 PASS = "pass"
@@ -135,7 +133,14 @@ def failed_checks(checks):
     Each `msg` is read only when its check failed: in Ansible 2.19 reading a value renders its
     template, and one task over the list costs a third of a loop that renders every message.
     """
-    return [str(check["msg"]).strip() for check in checks or [] if not boolean(check["ok"], strict=False)]
+    return [str(check["msg"]).strip() for check in checks or [] if not _true(check["ok"])]
+
+
+def _true(value):
+    """A check's `ok`: a bool, or the string a template rendered ("True", "false", "yes", ...)."""
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "on", "y", "t", "1")
+    return bool(value)
 
 
 # --------------------------------------------------------------------------- status

@@ -31,24 +31,22 @@ RESULT_FIELDS = (
     "host control status observed expected remediation evidence waiver expired_waiver task role time"
 )
 RESULT_FIELDS = RESULT_FIELDS.split()
-YESTERDAY = (datetime.date.today() - datetime.timedelta(days=1)).isoformat()
-TODAY = datetime.date.today().isoformat()
-
-# group_vars of the `radiology` group: one valid waiver (expires today: still valid), one expired.
-GROUP_VARS = f"""\
+# group_vars of the `radiology` group: one valid waiver (expires today: still valid), one expired. The
+# dates are filled in when a test writes them (a suite that runs past midnight would see a stale today).
+GROUP_VARS = """\
 hisguard_waivers:
   - control: P1.3.8
     groups: [radiology]
     reason: 影像工作站厂商驱动与杀毒软件冲突
     approver: 信息科 王主任
     ticket: OA-2025-0412
-    expires: {TODAY}
+    expires: {today}
   - control: P1.3.9
     hosts: [localhost]
     reason: temporary Internet access for a vendor update
     approver: CIO
     ticket: OA-2024-0007
-    expires: {YESTERDAY}
+    expires: {yesterday}
 """
 
 PLAYBOOK = """\
@@ -104,7 +102,9 @@ def lab(tmp_path):
         f"[radiology]\nlocalhost ansible_connection=local ansible_python_interpreter={sys.executable}\n",
         encoding="utf-8",
     )
-    (inventory / "group_vars" / "radiology.yml").write_text(GROUP_VARS, encoding="utf-8")
+    today = datetime.date.today()
+    dates = {"today": today.isoformat(), "yesterday": (today - datetime.timedelta(days=1)).isoformat()}
+    (inventory / "group_vars" / "radiology.yml").write_text(GROUP_VARS.format(**dates), encoding="utf-8")
     (tmp_path / "results.yml").write_text(PLAYBOOK, encoding="utf-8")
     return tmp_path
 
